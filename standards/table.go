@@ -41,6 +41,7 @@ func (t *Table) Index(c float64) (v float64, ok bool) {
 		// A small tolerance keeps 35.4 from truncating to 35.3 when the
 		// float is 35.39999....
 		c = math.Floor(c/t.Truncate+1e-9) * t.Truncate
+		c = math.Round(c*1e9) / 1e9 // 55.400000000000006 → 55.4
 	}
 	for _, s := range t.Segments {
 		if c <= s.CHi {
