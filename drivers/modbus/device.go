@@ -359,7 +359,7 @@ func (d *Device) read(ctx context.Context, q *request) ([]uint16, error) {
 // uint16 per register (or per bit). again reports that the connection was
 // found closed by the peer and the request is worth repeating at once.
 func (d *Device) readOnce(ctx context.Context, q *request) (words []uint16, again bool, err error) {
-	what := fmt.Sprintf("read %s %d..%d", q.table, Reference(q.table, q.start), Reference(q.table, q.start+q.count-1))
+	what := fmt.Sprintf("read %s %05d..%05d", q.table, Reference(q.table, q.start), Reference(q.table, q.start+q.count-1))
 	if err := d.link.lock(ctx); err != nil {
 		return nil, false, fmt.Errorf("modbus %s: %s: %w", d.name, what, err)
 	}

@@ -52,9 +52,9 @@ func (e *ExceptionError) Error() string {
 	}
 	what := name
 	if e.Code == ExceptionIllegalDataAddress || e.Code == ExceptionIllegalDataValue {
-		what = fmt.Sprintf("%s %d", name, Reference(e.Table, e.Start))
+		what = fmt.Sprintf("%s %05d", name, Reference(e.Table, e.Start))
 	}
-	return fmt.Sprintf("%s on station %s slave %d (read %s %d..%d, exception %d)",
+	return fmt.Sprintf("%s on station %s slave %d (read %s %05d..%05d, exception %d)",
 		what, e.Station, e.Slave, e.Table, Reference(e.Table, e.Start),
 		Reference(e.Table, e.Start+e.Count-1), e.Code)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -26,6 +27,11 @@ func Probe(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	defer d.Close()
 	readings, q, perr := d.poll(ctx)
+	pos := make(map[*Register]int, len(d.m.Registers))
+	for i := range d.m.Registers {
+		pos[&d.m.Registers[i]] = i
+	}
+	sort.SliceStable(readings, func(i, j int) bool { return pos[readings[i].reg] < pos[readings[j].reg] })
 
 	fmt.Fprintf(out, "%s, map %s\n", d.name, d.m.Name)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -45,11 +51,11 @@ func Probe(ctx context.Context, cfg Config, out io.Writer) error {
 		if r.err != nil {
 			value = "ERROR"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", series, Reference(r.reg.Type, r.reg.Address), dt, order, hexWords(r.words), value, r.reg.Unit)
+		fmt.Fprintf(tw, "%s\t%05d\t%s\t%s\t%s\t%s\t%s\n", series, Reference(r.reg.Type, r.reg.Address), dt, order, hexWords(r.words), value, r.reg.Unit)
 	}
 	tw.Flush()
 	if d.m.Status != nil {
-		fmt.Fprintf(out, "status register %d: quality %s\n", Reference(d.m.Status.Type, d.m.Status.Address), q)
+		fmt.Fprintf(out, "status register %05d: quality %s\n", Reference(d.m.Status.Type, d.m.Status.Address), q)
 	}
 	if perr != nil {
 		fmt.Fprintf(out, "errors:\n%s\n", perr)
