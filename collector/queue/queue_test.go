@@ -22,7 +22,9 @@ func testLogger(t *testing.T) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 }
 
-func payload(i int) []byte { return []byte(fmt.Sprintf("block-%05d-%s", i, bytes.Repeat([]byte{'x'}, i%17))) }
+func payload(i int) []byte {
+	return []byte(fmt.Sprintf("block-%05d-%s", i, bytes.Repeat([]byte{'x'}, i%17)))
+}
 
 func smallOpts() Options {
 	return Options{ChunkSize: 300, MaxBlockSize: 1024, Sync: SyncNever, SyncInterval: time.Hour}

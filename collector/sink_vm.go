@@ -1,0 +1,128 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/quantrac/quantrac/model"
+)
+
+// QualityMetric is the companion series the victoriametrics sink writes for
+// samples whose quality is not good: same labels plus metric="<name>",
+// value = the model.Quality byte. A missing point means good.
+const QualityMetric = "quantrac_quality"
+
+// vmSink writes to VictoriaMetrics' /api/v1/import (JSON lines).
+type vmSink struct {
+	url    string
+	gzip   bool
+	token  string
+	client *http.Client
+}
+
+// NewVMSink returns a sink for a VictoriaMetrics single-node URL, or with
+// AccountID set a vminsert URL (/insert/<accountID>/prometheus/api/v1/import).
+func NewVMSink(c SinkConfig, client *http.Client) Sink {
+	base := strings.TrimRight(c.URL, "/")
+	u := base + "/api/v1/import"
+	if c.AccountID != "" {
+		u = base + "/insert/" + c.AccountID + "/prometheus/api/v1/import"
+	}
+	return &vmSink{url: u, gzip: c.Gzip == nil || *c.Gzip, token: c.Token, client: client}
+}
+
+func (s *vmSink) Name() string { return SinkVictoriaMetrics }
+func (s *vmSink) Close() error { return nil }
+
+func (s *vmSink) Stations(ctx context.Context, st []model.Station) error { return nil }
+
+type vmLine struct {
+	Metric     map[string]string `json:"metric"`
+	Values     []float64         `json:"values"`
+	Timestamps []int64           `json:"timestamps"`
+}
+
+// appendVMImport appends the JSON lines of batch to dst.
+func appendVMImport(dst *bytes.Buffer, batch []model.Sample) error {
+	type series struct {
+		line vmLine
+		qual vmLine
+	}
+	var order []*series
+	byKey := map[string]*series{}
+	for i := range batch {
+		s := &batch[i]
+		if math.IsNaN(s.V) || math.IsInf(s.V, 0) {
+			continue
+		}
+		k := s.Labels.String()
+		se := byKey[k]
+		if se == nil {
+			m := s.Labels.Map()
+			qm := s.Labels.Map()
+			qm[model.MetricName] = QualityMetric
+			qm["metric"] = s.Labels.Metric()
+			se = &series{line: vmLine{Metric: m}, qual: vmLine{Metric: qm}}
+			byKey[k] = se
+			order = append(order, se)
+		}
+		se.line.Values = append(se.line.Values, s.V)
+		se.line.Timestamps = append(se.line.Timestamps, s.T)
+		if s.Q != 0 {
+			se.qual.Values = append(se.qual.Values, float64(s.Q))
+			se.qual.Timestamps = append(se.qual.Timestamps, s.T)
+		}
+	}
+	enc := json.NewEncoder(dst)
+	for _, se := range order {
+		if err := enc.Encode(&se.line); err != nil {
+			return err
+		}
+		if len(se.qual.Values) > 0 {
+			if err := enc.Encode(&se.qual); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *vmSink) Send(ctx context.Context, batch []model.Sample) error {
+	var raw bytes.Buffer
+	if err := appendVMImport(&raw, batch); err != nil {
+		return &PermanentError{Err: fmt.Errorf("victoriametrics import: encode: %w", err)}
+	}
+	body := &raw
+	if s.gzip {
+		var zb bytes.Buffer
+		zw := gzip.NewWriter(&zb)
+		zw.Write(raw.Bytes())
+		zw.Close()
+		body = &zb
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, body)
+	if err != nil {
+		return &PermanentError{Err: fmt.Errorf("victoriametrics import: %w", err)}
+	}
+	req.Header.Set("Content-Type", "application/stream+json")
+	req.Header.Set("Content-Length", strconv.Itoa(body.Len()))
+	if s.gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("victoriametrics import: %w", err)
+	}
+	_, err = checkResponse("victoriametrics import", resp)
+	return err
+}
