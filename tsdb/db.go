@@ -111,7 +111,10 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err := db.replayWAL(); err != nil {
 		return fail(err)
 	}
-	w, err := openWAL(filepath.Join(dir, walDirName), &db.opts, nil)
+	db.mu.Lock()
+	snap := db.seriesSnapshotLocked()
+	db.mu.Unlock()
+	w, err := openWAL(filepath.Join(dir, walDirName), &db.opts, snap)
 	if err != nil {
 		return fail(err)
 	}
@@ -140,10 +143,10 @@ func (db *DB) Close() error {
 	db.wg.Wait()
 
 	var errs []error
-	if err := db.seal(context.Background(), true); err != nil {
+	if err := db.seal(context.Background()); err != nil {
 		errs = append(errs, fmt.Errorf("seal head: %w", err))
 	}
-	if err := db.compact(context.Background(), true); err != nil {
+	if err := db.compact(context.Background()); err != nil {
 		errs = append(errs, fmt.Errorf("compact: %w", err))
 	}
 	if err := db.wal.close(); err != nil {
@@ -319,7 +322,9 @@ func (db *DB) replayWAL() error {
 		return err
 	}
 	var buf []walSample
-	var h maphash.Hash
+	// WAL refs map to series through the series records seen so far: each
+	// segment written after a restart or seal starts with all of them.
+	walRefs := map[uint32]*memSeries{}
 	for _, seg := range segs {
 		damage, err := readSegment(dir, seg, func(rec []byte) error {
 			if len(rec) == 0 {
@@ -328,23 +333,10 @@ func (db *DB) replayWAL() error {
 			switch rec[0] {
 			case recSeries:
 				err := decodeSeriesRecord(rec, func(ref uint32, ls model.Labels) {
-					if int(ref) < len(db.idx.byRef) && db.idx.byRef[ref] != nil {
+					if ls.Validate() != nil {
 						return
 					}
-					hv := db.idx.hash(&h, ls)
-					if old := db.idx.get(hv, ls); old != nil {
-						// Same labels under a new ref (never written by
-						// this engine, but be safe): alias it.
-						for int(ref) >= len(db.idx.byRef) {
-							db.idx.byRef = append(db.idx.byRef, nil)
-						}
-						db.idx.byRef[ref] = old
-						return
-					}
-					db.idx.add(ref, hv, ls)
-					if ref >= db.nextRef {
-						db.nextRef = ref + 1
-					}
+					walRefs[ref] = db.seriesForLoad(ls)
 				})
 				if err != nil {
 					db.log.Warn().Err(err).Int("segment", seg).Msg("skipping undecodable wal record")
@@ -359,11 +351,11 @@ func (db *DB) replayWAL() error {
 				}
 				maxT := db.maxT.Load()
 				for _, ws := range buf {
-					if int(ws.ref) >= len(db.idx.byRef) || db.idx.byRef[ws.ref] == nil {
+					s := walRefs[ws.ref]
+					if s == nil {
 						db.stats.ReplayDropped.Add(1)
 						continue
 					}
-					s := db.idx.byRef[ws.ref]
 					s.appendLocked(model.Point{T: ws.t, V: ws.v, Q: ws.q})
 					if ws.t > s.maxT {
 						s.maxT = ws.t

@@ -25,8 +25,7 @@ type memSeries struct {
 	mu      sync.Mutex
 	head    []model.Point // unsorted appends
 	sorted  bool          // head is sorted by T without duplicates
-	frozen  [][]model.Point
-	last    model.Point // newest sample (any quality)
+	last    model.Point   // newest sample (any quality)
 	hasLast bool
 }
 

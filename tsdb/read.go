@@ -10,12 +10,12 @@ import (
 // being sealed and the live head, merged with later sources winning on
 // equal timestamps. Buffers are reused across series.
 type reader struct {
-	db  *DB
-	ps  *partSet
-	out []model.Point
-	tmp []model.Point
-	src []model.Point
-	dec blockDecoder
+	db   *DB
+	ps   *partSet
+	out  []model.Point
+	tmp  []model.Point
+	head []model.Point
+	dec  blockDecoder
 }
 
 var readerPool sync.Pool
@@ -26,7 +26,6 @@ func (db *DB) newReader() *reader {
 		r = &reader{}
 	}
 	r.db = db
-	r.ps = db.currentParts()
 	return r
 }
 
@@ -36,26 +35,36 @@ func (r *reader) release() {
 	}
 	r.db, r.ps = nil, nil
 	if cap(r.out) > 1<<20 {
-		r.out, r.tmp, r.src = nil, nil, nil
+		r.out, r.tmp, r.head = nil, nil, nil
 	}
 	readerPool.Put(r)
 }
 
 // points returns the merged points of s in [from, to]; valid until the next call.
 func (r *reader) points(s *memSeries, from, to int64) ([]model.Point, error) {
+	// The part set and the head are read under db.mu so that a seal,
+	// which moves the head into the set under db.mu, is seen whole.
+	r.db.mu.RLock()
+	if r.db.parts != r.ps {
+		if r.ps != nil {
+			r.ps.decRef()
+		}
+		r.ps = r.db.parts
+		r.ps.incRef()
+	}
+	s.mu.Lock()
+	s.sortHeadLocked()
+	r.head = append(r.head[:0], rangeOf(s.head, from, to)...)
+	s.mu.Unlock()
+	r.db.mu.RUnlock()
+
 	r.out = r.out[:0]
 	var err error
 	r.out, err = r.ps.appendSeriesPoints(&r.dec, r.out, &r.tmp, s, from, to)
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	for _, fz := range s.frozen {
-		r.mergeIn(rangeOf(fz, from, to))
-	}
-	s.sortHeadLocked()
-	r.mergeIn(rangeOf(s.head, from, to))
-	s.mu.Unlock()
+	r.mergeIn(r.head)
 	return r.out, nil
 }
 

@@ -1,0 +1,118 @@
+package tsdb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/quantrac/quantrac/model"
+)
+
+// compact drops partitions past retention and merges every partition that
+// has more than one part into a single part (recomputing its rollups). It
+// stops between partitions when ctx ends.
+func (db *DB) compact(ctx context.Context) error {
+	db.sealMu.Lock()
+	defer db.sealMu.Unlock()
+	if err := db.applyRetention(); err != nil {
+		return err
+	}
+	ps := db.currentParts()
+	defer ps.decRef()
+	for _, pt := range ps.partitions {
+		if len(pt.parts) < 2 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil
+		}
+		if err := db.mergePartition(pt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergePartition rewrites the parts of pt as one part.
+func (db *DB) mergePartition(pt *partition) error {
+	refs := map[uint32]bool{}
+	for _, p := range pt.parts {
+		for ref := range p.series {
+			refs[ref] = true
+		}
+	}
+	var dec blockDecoder
+	var tmp []model.Point
+	series := make([]sealedSeries, 0, len(refs))
+	for ref := range refs {
+		var acc []model.Point
+		for _, p := range pt.parts {
+			e := p.series[ref]
+			if e == nil {
+				continue
+			}
+			var err error
+			tmp, err = p.appendPoints(&dec, tmp[:0], e, pt.start, pt.end-1)
+			if err != nil {
+				return fmt.Errorf("merge partition %s: %w", partitionDirName(pt.start), err)
+			}
+			if len(acc) == 0 {
+				acc = append(acc, tmp...)
+			} else {
+				acc = mergePoints(nil, acc, tmp)
+			}
+		}
+		if len(acc) > 0 {
+			series = append(series, sealedSeries{s: db.seriesByRef(ref), pts: acc})
+		}
+	}
+	np, err := db.buildPart(pt.start, series)
+	if err != nil {
+		return fmt.Errorf("merge partition %s: %w", partitionDirName(pt.start), err)
+	}
+	drop := map[*part]bool{}
+	for _, p := range pt.parts {
+		drop[p] = true
+	}
+	db.mu.Lock()
+	cur := db.parts
+	partitions := addParts(cur.partitions, []*part{np}, db.opts.PartitionDuration.Milliseconds(), drop)
+	for p := range drop {
+		p.obsolete.Store(true)
+	}
+	db.installPartsLocked(newPartSet(partitions, cur.mem))
+	db.mu.Unlock()
+	np.decRef()
+	db.stats.Compactions.Add(1)
+	db.log.Debug().Str("partition", partitionDirName(pt.start)).Int("parts", len(pt.parts)).Msg("merged partition")
+	return nil
+}
+
+// applyRetention drops partitions that end before the retention cutoff.
+func (db *DB) applyRetention() error {
+	if db.opts.Retention <= 0 {
+		return nil
+	}
+	maxT := db.maxT.Load()
+	cutoff := maxT - db.opts.Retention.Milliseconds()
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	cur := db.parts
+	drop := map[*part]bool{}
+	for _, pt := range cur.partitions {
+		if pt.end <= cutoff {
+			for _, p := range pt.parts {
+				drop[p] = true
+			}
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	for p := range drop {
+		p.obsolete.Store(true)
+	}
+	db.installPartsLocked(newPartSet(addParts(cur.partitions, nil, db.opts.PartitionDuration.Milliseconds(), drop), cur.mem))
+	db.log.Info().Int("parts", len(drop)).Time("cutoff", time.UnixMilli(cutoff)).Msg("dropped partitions past retention")
+	return nil
+}

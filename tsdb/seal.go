@@ -1,0 +1,179 @@
+package tsdb
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+
+	"github.com/quantrac/quantrac/model"
+)
+
+// seal moves the whole head into a memory part, starts a new WAL segment
+// (beginning with every series' labels), writes one part per partition the
+// head touched, installs them and deletes the WAL segments they cover.
+func (db *DB) seal(ctx context.Context) error {
+	db.sealMu.Lock()
+	defer db.sealMu.Unlock()
+
+	db.appendMu.Lock()
+	if db.headSamples.Load() == 0 {
+		db.appendMu.Unlock()
+		return nil
+	}
+	mp := &memPart{series: make(map[uint32][]model.Point)}
+	db.mu.Lock()
+	var n int64
+	for _, s := range db.idx.byRef {
+		if s == nil {
+			continue
+		}
+		s.mu.Lock()
+		if len(s.head) > 0 {
+			s.sortHeadLocked()
+			mp.series[s.ref] = s.head
+			n += int64(len(s.head))
+			s.head = nil
+			s.sorted = true
+		}
+		s.mu.Unlock()
+	}
+	old := db.parts
+	mem := append(append([]*memPart(nil), old.mem...), mp)
+	db.installPartsLocked(newPartSet(old.partitions, mem))
+	snap := db.seriesSnapshotLocked()
+	db.mu.Unlock()
+	db.headSamples.Add(-n)
+	lastSeg, err := db.wal.cut(snap)
+	db.appendMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("cut wal: %w", err)
+	}
+
+	// Write one part per partition.
+	byPart := map[int64][]sealedSeries{}
+	for ref, pts := range mp.series {
+		s := db.seriesByRef(ref)
+		for len(pts) > 0 {
+			ps := db.partitionStart(pts[0].T)
+			end := ps + db.opts.PartitionDuration.Milliseconds()
+			k := sort.Search(len(pts), func(i int) bool { return pts[i].T >= end })
+			byPart[ps] = append(byPart[ps], sealedSeries{s: s, pts: pts[:k]})
+			pts = pts[k:]
+		}
+	}
+	var newParts []*part
+	for start, series := range byPart {
+		p, err := db.buildPart(start, series)
+		if err != nil {
+			for _, np := range newParts {
+				np.obsolete.Store(true)
+				np.refs.Add(1)
+				np.decRef()
+			}
+			return err
+		}
+		newParts = append(newParts, p)
+	}
+
+	db.mu.Lock()
+	cur := db.parts
+	partitions := addParts(cur.partitions, newParts, db.opts.PartitionDuration.Milliseconds(), nil)
+	var rest []*memPart
+	for _, m := range cur.mem {
+		if m != mp {
+			rest = append(rest, m)
+		}
+	}
+	db.installPartsLocked(newPartSet(partitions, rest))
+	db.mu.Unlock()
+	for _, p := range newParts {
+		p.decRef() // the build reference
+	}
+	db.stats.Seals.Add(1)
+	if err := db.wal.removeUpTo(lastSeg); err != nil {
+		return err
+	}
+	db.log.Debug().Int64("samples", n).Int("parts", len(newParts)).Msg("sealed head")
+	return nil
+}
+
+// buildPart writes and opens a part for one partition. The returned part
+// holds one reference for the caller.
+func (db *DB) buildPart(start int64, series []sealedSeries) (*part, error) {
+	sort.Slice(series, func(i, j int) bool { return series[i].s.labels.Compare(series[j].s.labels) < 0 })
+	seq := db.partSeq.Add(1)
+	dir := filepath.Join(db.dir, partitionsDir, partitionDirName(start))
+	path, err := writePart(dir, seq, series, &db.opts)
+	if err != nil {
+		return nil, err
+	}
+	data, entries, dataBytes, err := openPart(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) != len(series) {
+		return nil, fmt.Errorf("part %s: %d series written, %d read back", path, len(series), len(entries))
+	}
+	p := &part{seq: seq, pstart: start, path: path, data: data, size: int64(len(data)), dataBytes: dataBytes, series: make(map[uint32]*partSeries, len(entries))}
+	p.minT, p.maxT = 1<<62, -1<<62
+	for i, e := range entries {
+		p.series[series[i].s.ref] = e
+		p.minT = min(p.minT, e.minT)
+		p.maxT = max(p.maxT, e.maxT)
+	}
+	p.refs.Store(1)
+	return p, nil
+}
+
+// addParts returns a copy of partitions with newParts added and the parts in
+// drop removed (copy on write: partitions are shared by readers' sets).
+func addParts(partitions []*partition, newParts []*part, pd int64, drop map[*part]bool) []*partition {
+	out := make([]*partition, 0, len(partitions)+len(newParts))
+	byStart := map[int64]*partition{}
+	for _, pt := range partitions {
+		npt := &partition{start: pt.start, end: pt.end}
+		for _, p := range pt.parts {
+			if !drop[p] {
+				npt.parts = append(npt.parts, p)
+			}
+		}
+		byStart[pt.start] = npt
+		out = append(out, npt)
+	}
+	for _, p := range newParts {
+		pt := byStart[p.pstart]
+		if pt == nil {
+			pt = &partition{start: p.pstart, end: p.pstart + pd}
+			byStart[p.pstart] = pt
+			out = append(out, pt)
+		}
+		pt.parts = append(pt.parts, p)
+		sort.Slice(pt.parts, func(i, j int) bool { return pt.parts[i].seq < pt.parts[j].seq })
+	}
+	kept := out[:0]
+	for _, pt := range out {
+		if len(pt.parts) > 0 {
+			kept = append(kept, pt)
+		}
+	}
+	sort.Slice(kept, func(i, j int) bool { return kept[i].start < kept[j].start })
+	return kept
+}
+
+func (db *DB) seriesByRef(ref uint32) *memSeries {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.idx.byRef[ref]
+}
+
+// seriesSnapshotLocked encodes a series record of every series; caller holds db.mu.
+func (db *DB) seriesSnapshotLocked() []byte {
+	ss := make([]walSeries, 0, len(db.idx.byRef))
+	for _, s := range db.idx.byRef {
+		if s != nil {
+			ss = append(ss, walSeries{ref: s.ref, labels: s.labels})
+		}
+	}
+	return appendSeriesRecord(nil, ss)
+}
