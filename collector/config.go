@@ -166,9 +166,11 @@ func (s *StationConfig) Station() model.Station {
 
 // ModbusStation says how to poll a Modbus datalogger.
 type ModbusStation struct {
-	// Address is tcp://host:port, rtuovertcp://host:port or rtu:///dev/ttyUSB0.
+	// Address is tcp://host:port, rtu:///dev/ttyUSB0?baud=9600&parity=N&stop=1&data=8
+	// or ascii:///dev/ttyUSB0?baud=9600&parity=E&stop=1&data=7.
 	Address string `yaml:"address"`
-	SlaveID int    `yaml:"slave_id"`
+	// SlaveID is the unit id: 1..247 on a serial line, 0..255 over TCP.
+	SlaveID int `yaml:"slave_id"`
 	// Map is the register map file, relative to the config file.
 	Map      string        `yaml:"map"`
 	Interval time.Duration `yaml:"interval"` // default 60s
@@ -177,11 +179,11 @@ type ModbusStation struct {
 	// station polls at a fixed offset in [0, jitter) after its slot; the
 	// sample time stays the slot. Default: a tenth of the interval, at most 5s.
 	Jitter *time.Duration `yaml:"jitter"`
-	// Serial settings for rtu:// addresses.
-	BaudRate int    `yaml:"baud_rate"`
-	DataBits int    `yaml:"data_bits"`
-	Parity   string `yaml:"parity"`
-	StopBits int    `yaml:"stop_bits"`
+	// MaxGap, BusyRetries and BusyRetryWait are passed to the driver
+	// (drivers/modbus.Config documents them).
+	MaxGap        *int          `yaml:"max_gap"`
+	BusyRetries   int           `yaml:"busy_retries"`
+	BusyRetryWait time.Duration `yaml:"busy_retry_wait"`
 }
 
 // DeriveConfig computes a new series from others of the same poll.
@@ -461,13 +463,13 @@ func (c *Config) validateStation(p string, s *StationConfig) error {
 			return fieldErr(p+".modbus", "required for driver modbus")
 		}
 		if m.Address == "" {
-			return fieldErr(p+".modbus.address", "required: tcp://host:port or rtu:///dev/ttyX")
+			return fieldErr(p+".modbus.address", "required: tcp://host:port, rtu:///dev/ttyX or ascii:///dev/ttyX")
 		}
-		if u, err := url.Parse(m.Address); err != nil || (u.Scheme != "tcp" && u.Scheme != "rtu" && u.Scheme != "rtuovertcp") {
-			return fieldErr(p+".modbus.address", "%q: want tcp://host:port, rtuovertcp://host:port or rtu:///dev/ttyX", m.Address)
+		if u, err := url.Parse(m.Address); err != nil || (u.Scheme != "tcp" && u.Scheme != "rtu" && u.Scheme != "ascii") {
+			return fieldErr(p+".modbus.address", "%q: want tcp://host:port, rtu:///dev/ttyX or ascii:///dev/ttyX", m.Address)
 		}
-		if m.SlaveID < 0 || m.SlaveID > 247 {
-			return fieldErr(p+".modbus.slave_id", "%d is outside 0..247", m.SlaveID)
+		if m.SlaveID < 0 || m.SlaveID > 255 {
+			return fieldErr(p+".modbus.slave_id", "%d is outside 0..255", m.SlaveID)
 		}
 		if m.Map == "" {
 			return fieldErr(p+".modbus.map", "required: a register map file")

@@ -1,0 +1,151 @@
+// Command collector reads the stations of a config file, buffers their
+// readings on disk and sends them to the api, VictoriaMetrics or an
+// embedded tsdb.
+//
+//	collector -config configs/collector.yaml
+//	collector -check -config configs/collector.yaml
+//	collector probe modbus -address tcp://127.0.0.1:5020 -slave 1 -map configs/maps/X.yaml
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/rs/zerolog"
+
+	"github.com/quantrac/quantrac/collector"
+	"github.com/quantrac/quantrac/drivers/modbus"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "collector:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "probe" {
+		return probe(args[1:], stdout)
+	}
+	fs := flag.NewFlagSet("collector", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "configs/collector.yaml", "collector config file")
+	check := fs.Bool("check", false, "validate the config and exit")
+	listen := fs.String("listen", "", "address of /metrics, /healthz and /status (overrides the config's listen)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := collector.LoadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if *check {
+		owned := 0
+		for _, st := range cfg.Stations {
+			if cfg.Shard.Owns(st.ID) {
+				owned++
+			}
+		}
+		fmt.Fprintf(stdout, "%s: ok, %d stations (%d in this shard), sink %s\n", *configPath, len(cfg.Stations), owned, cfg.Sink.Type)
+		return nil
+	}
+	lvl, err := zerolog.ParseLevel(*logLevel)
+	if err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	log := zerolog.New(stderr).Level(lvl).With().Timestamp().Logger()
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+
+	set := metrics.NewSet()
+	c, err := collector.New(cfg, collector.Options{
+		Logger:      log,
+		Metrics:     set,
+		Drivers:     drivers(),
+		OpenStorage: storageOpener(log),
+	})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if cfg.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			c.Close()
+			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		}
+		srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		log.Info().Str("listen", ln.Addr().String()).Msg("serving /metrics, /healthz, /status")
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			ncfg, err := collector.LoadConfig(*configPath)
+			if err != nil {
+				log.Error().Err(err).Msg("reload: config invalid; keeping the running one")
+				continue
+			}
+			if *listen != "" {
+				ncfg.Listen = *listen
+			}
+			if err := c.Reload(ncfg); err != nil {
+				log.Error().Err(err).Msg("reload failed")
+			}
+		}
+	}()
+
+	err = c.Run(ctx)
+	if cerr := c.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	log.Info().Msg("collector stopped")
+	return err
+}
+
+func probe(args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "modbus" {
+		return errors.New("usage: collector probe modbus -address tcp://host:port -slave 1 -map configs/maps/X.yaml")
+	}
+	fs := flag.NewFlagSet("probe modbus", flag.ContinueOnError)
+	addr := fs.String("address", "", "tcp://host:port, rtu:///dev/ttyUSB0?baud=9600 or ascii:///dev/ttyUSB0")
+	slave := fs.Int("slave", 1, "slave (unit) id")
+	mapPath := fs.String("map", "", "register map YAML file")
+	timeout := fs.Duration("timeout", 2*time.Second, "request timeout")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *addr == "" || *mapPath == "" {
+		return errors.New("probe modbus: -address and -map are required")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10**timeout+5*time.Second)
+	defer cancel()
+	return modbus.Probe(ctx, modbus.Config{Address: *addr, SlaveID: *slave, Map: *mapPath, Timeout: *timeout}, stdout)
+}
