@@ -24,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/quantrac/quantrac/collector"
+	"github.com/quantrac/quantrac/collector/wire"
 	"github.com/quantrac/quantrac/drivers/modbus"
 )
 
@@ -74,8 +75,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	c, err := collector.New(cfg, collector.Options{
 		Logger:      log,
 		Metrics:     set,
-		Drivers:     drivers(),
-		OpenStorage: storageOpener(log),
+		Drivers:     wire.Drivers(),
+		OpenStorage: wire.OpenStorage(log),
 	})
 	if err != nil {
 		return err
