@@ -37,6 +37,7 @@ type TemplateData struct {
 	Metric      string            // series name
 	Param       string            // Vietnamese name of the parameter ("Mực nước")
 	Window      string            // window kind: the window ("8h")
+	Below       bool              // the limit is a lower bound (value fell below it)
 	Labels      map[string]string // all alert labels
 	Time        string            // local time of the event, "15:04 02/01/2006"
 	T           time.Time         // the same as a time.Time in local time
@@ -105,7 +106,7 @@ var defaultTemplates = map[string]*template.Template{}
 
 func init() {
 	defs := map[string]string{
-		KindThreshold: `{{.StationName}}: {{.Param}} {{num .Value}}{{with .Unit}} {{.}}{{end}} {{if eq .Labels.direction "below"}}dưới{{else}}vượt{{end}} ngưỡng {{num .Limit}} lúc {{.Time}}. Trả lời OK {{.ID}} để nhận xử lý`,
+		KindThreshold: `{{.StationName}}: {{.Param}} {{num .Value}}{{with .Unit}} {{.}}{{end}} {{if .Below}}dưới{{else}}vượt{{end}} ngưỡng {{num .Limit}} lúc {{.Time}}. Trả lời OK {{.ID}} để nhận xử lý`,
 		KindLevels:    `{{.StationName}}: {{.Level}}! {{.Param}} {{num .Value}}{{with .Unit}} {{.}}{{end}} (mốc {{num .Limit}}) lúc {{.Time}}. Trả lời OK {{.ID}} để nhận xử lý`,
 		KindRate:      `{{.StationName}}: {{.Param}} thay đổi nhanh {{num .Value}}{{with .Unit}} {{.}}{{end}}/giờ (giới hạn {{num .Limit}}) lúc {{.Time}}. OK {{.ID}}`,
 		KindNoData:    `{{.StationName}}: mất dữ liệu từ {{.Since}}. Kiểm tra trạm. OK {{.ID}}`,

@@ -1,0 +1,247 @@
+package alerting
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+	bolt "go.etcd.io/bbolt"
+)
+
+// outbox delivers the messages of one receiver; one worker goroutine per
+// receiver, so a dead SMS centre does not hold the webhooks back.
+type outbox struct {
+	st      *store
+	rcv     Receiver
+	log     zerolog.Logger
+	wake    chan struct{}
+	backoff time.Duration
+	maxWait time.Duration
+	maxTry  int
+	timeout time.Duration
+	onSent  func(om *OutMsg)
+}
+
+func (o *outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue writes messages for the receiver in tx (the caller's transaction
+// that also removes the grouped events, so nothing is lost or doubled).
+func enqueue(tx *bolt.Tx, receiver string, msgs []*Message) error {
+	root := tx.Bucket([]byte(bucketOutbox))
+	b, err := root.CreateBucketIfNotExists([]byte(receiver))
+	if err != nil {
+		return fmt.Errorf("outbox bucket %s: %w", receiver, err)
+	}
+	for _, m := range msgs {
+		seq, err := root.NextSequence() // one sequence for all receivers: ids are unique
+		if err != nil {
+			return err
+		}
+		m.ID = strconv.FormatUint(seq, 10)
+		m.Receiver = receiver
+		om := &OutMsg{Seq: seq, Msg: m, Status: OutPending}
+		if err := putJSON(b, u64key(seq), om); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run delivers pending messages until ctx ends.
+func (o *outbox) run(ctx context.Context) {
+	for {
+		wait := o.pass(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-o.wake:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// pass tries every due message once, oldest first, and returns how long to
+// wait for the next one that is not due yet.
+func (o *outbox) pass(ctx context.Context) time.Duration {
+	wait := time.Minute
+	var due []*OutMsg
+	now := time.Now()
+	err := o.st.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketOutbox)).Bucket([]byte(o.rcv.Name))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var om OutMsg
+			if err := json.Unmarshal(v, &om); err != nil {
+				o.log.Error().Err(err).Hex("key", k).Msg("outbox: undecodable message, skipped")
+				return nil
+			}
+			if om.NextAt.After(now) {
+				if w := om.NextAt.Sub(now); w < wait {
+					wait = w
+				}
+				return nil
+			}
+			due = append(due, &om)
+			return nil
+		})
+	})
+	if err != nil {
+		o.log.Error().Err(err).Msg("outbox: read pending messages")
+		return o.backoff
+	}
+	for _, om := range due {
+		if ctx.Err() != nil {
+			return 0
+		}
+		o.attempt(ctx, om)
+		if om.Status == OutPending {
+			if w := time.Until(om.NextAt); w < wait {
+				wait = w
+			}
+		}
+	}
+	if wait < 0 {
+		wait = 0
+	}
+	return wait
+}
+
+func (o *outbox) attempt(ctx context.Context, om *OutMsg) {
+	actx, cancel := context.WithTimeout(ctx, o.timeout)
+	retry, err := o.rcv.Notifier.Notify(actx, om.Msg)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		return // shutting down: the attempt does not count
+	}
+	om.Attempts++
+	lg := o.log.With().Str("receiver", o.rcv.Name).Str("msg", om.Msg.ID).Str("to", om.Msg.To).Int("attempt", om.Attempts).Logger()
+	switch {
+	case err == nil:
+		om.Status = OutSent
+		om.SentAt = time.Now()
+		om.LastError = ""
+		if r, ok := o.rcv.Notifier.(Referencer); ok {
+			om.Refs = r.Refs(om.Msg.ID)
+		}
+		lg.Info().Msg("notification sent")
+	case !retry || (o.maxTry > 0 && om.Attempts >= o.maxTry):
+		om.Status = OutFailed
+		om.LastError = err.Error()
+		lg.Error().Err(err).Bool("retryable", retry).Msg("notification failed, giving up")
+	default:
+		om.LastError = err.Error()
+		om.NextAt = time.Now().Add(o.delay(om.Attempts))
+		if om.Attempts == 1 || om.Attempts%10 == 0 {
+			lg.Warn().Err(err).Time("next", om.NextAt).Msg("notification failed, will retry")
+		}
+	}
+	if err := o.save(om); err != nil {
+		o.log.Error().Err(err).Str("msg", om.Msg.ID).Msg("outbox: save message state")
+		return
+	}
+	if om.Status != OutPending && o.onSent != nil {
+		o.onSent(om)
+	}
+}
+
+// delay is the exponential backoff after n failed attempts, capped.
+func (o *outbox) delay(n int) time.Duration {
+	d := o.backoff
+	for i := 1; i < n && d < o.maxWait; i++ {
+		d *= 2
+	}
+	if d > o.maxWait {
+		d = o.maxWait
+	}
+	return d
+}
+
+// save records om: pending messages stay in the receiver's bucket; sent
+// and failed ones move to the archive with their far-side refs indexed.
+func (o *outbox) save(om *OutMsg) error {
+	return o.st.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketOutbox)).Bucket([]byte(o.rcv.Name))
+		if om.Status == OutPending {
+			return putJSON(b, u64key(om.Seq), om)
+		}
+		if err := b.Delete(u64key(om.Seq)); err != nil {
+			return err
+		}
+		for _, ref := range om.Refs {
+			if err := tx.Bucket([]byte(bucketRefs)).Put([]byte(o.rcv.Name+"\x00"+ref), u64key(om.Seq)); err != nil {
+				return err
+			}
+		}
+		return putJSON(tx.Bucket([]byte(bucketSent)), u64key(om.Seq), om)
+	})
+}
+
+// markDelivered records a delivery receipt for ref on the archived message.
+func (s *store) markDelivered(receiver, ref, status string) (uint64, bool, error) {
+	var seq uint64
+	found := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		k := tx.Bucket([]byte(bucketRefs)).Get([]byte(receiver + "\x00" + ref))
+		if k == nil {
+			return nil
+		}
+		b := tx.Bucket([]byte(bucketSent))
+		v := b.Get(k)
+		if v == nil {
+			return nil
+		}
+		var om OutMsg
+		if err := json.Unmarshal(v, &om); err != nil {
+			return err
+		}
+		seq, found = om.Seq, true
+		if om.Delivered == "" || om.Delivered == "ENROUTE" || om.Delivered == "ACCEPTD" {
+			om.Delivered = status
+		}
+		return putJSON(b, k, &om)
+	})
+	return seq, found, err
+}
+
+// OutboxMessages lists messages of the outbox (pending) and the archive
+// (sent, failed), oldest first. For tests, the API and the bench.
+func (e *Engine) OutboxMessages() ([]*OutMsg, error) {
+	var out []*OutMsg
+	err := e.st.db.View(func(tx *bolt.Tx) error {
+		dec := func(k, v []byte) error {
+			if v == nil {
+				return nil
+			}
+			var om OutMsg
+			if err := json.Unmarshal(v, &om); err != nil {
+				return fmt.Errorf("decode outbox %x: %w", k, err)
+			}
+			out = append(out, &om)
+			return nil
+		}
+		root := tx.Bucket([]byte(bucketOutbox))
+		if err := root.ForEachBucket(func(name []byte) error {
+			return root.Bucket(name).ForEach(dec)
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte(bucketSent)).ForEach(dec)
+	})
+	return out, err
+}
