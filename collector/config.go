@@ -219,6 +219,9 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 			p := ye.GetToken().Position
 			return nil, fmt.Errorf("collector config %s:%d:%d: %s", name, p.Line, p.Column, ye.GetMessage())
 		}
+		if line, key := lineOfValue(data, err); line > 0 {
+			return nil, fmt.Errorf("collector config %s:%d: %s: %w", name, line, key, err)
+		}
 		return nil, fmt.Errorf("collector config %s: %w", name, err)
 	}
 	c.Path = name
@@ -269,6 +272,30 @@ func lineOf(data []byte, path string) int {
 		p = p[:i]
 	}
 	return 0
+}
+
+// lineOfValue finds the line of the quoted value named in a decode error
+// without position (e.g. time: invalid duration "ten") and its key.
+func lineOfValue(data []byte, err error) (int, string) {
+	msg := err.Error()
+	i := strings.IndexByte(msg, '"')
+	j := strings.LastIndexByte(msg, '"')
+	if i < 0 || j <= i+1 {
+		return 0, ""
+	}
+	val := msg[i+1 : j]
+	for n, line := range strings.Split(string(data), "\n") {
+		k := strings.Index(line, ": "+val)
+		if k < 0 {
+			continue
+		}
+		key := strings.TrimSpace(line[:k])
+		if c := strings.LastIndexAny(key, "{,"); c >= 0 {
+			key = strings.TrimSpace(key[c+1:])
+		}
+		return n + 1, strings.TrimLeft(key, "- ")
+	}
+	return 0, ""
 }
 
 // Resolve returns p relative to the config file's directory (absolute
