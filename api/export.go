@@ -1,0 +1,264 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/quantrac/quantrac/model"
+)
+
+// csvWindow is how much raw data one storage query of the CSV export
+// covers, so memory stays bounded whatever the range.
+const csvWindow = 7 * 24 * time.Hour
+
+// csvTimeLayout is the local time format of the CSV time column.
+const csvTimeLayout = "2006-01-02 15:04:05"
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// csvField quotes a CSV field when it needs it (RFC 4180).
+func csvField(s string) string {
+	if strings.ContainsAny(s, ",\"\r\n") {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
+}
+
+// handleExportCSV is GET /api/v1/export.csv?station=A,B&param=p,q&from=&to=&step=&agg=&tz=&quality=.
+// One row per station and time, one column per parameter; UTF-8 with BOM
+// and local times so Excel and LibreOffice open it as is. The answer is
+// streamed window by window.
+func (s *Server) handleExportCSV(c *fiber.Ctx) error {
+	if err := checkParams(c, "station", "param", "from", "to", "step", "agg", "tz", "quality"); err != nil {
+		return err
+	}
+	stations := splitList(c.Query("station"))
+	if len(stations) == 0 {
+		return badRequest("station: parameter is required (comma-separated station ids)")
+	}
+	params := splitList(c.Query("param"))
+	for _, p := range params {
+		if !model.ValidMetricName(p) {
+			return badRequest("param %q is not a series name", p)
+		}
+	}
+	q, err := s.parseSeriesQuery(c, nil, true)
+	if err != nil {
+		return err
+	}
+	p := principalOf(c)
+	ctx := c.UserContext()
+	if len(params) == 0 {
+		set := map[string]bool{}
+		for _, st := range stations {
+			ms := scopeMatchers(p, []*model.Matcher{model.MustMatcher(model.MatchEqual, model.LabelStation, st)})
+			vals, err := s.store.LabelValues(ctx, model.MetricName, ms)
+			if err != nil {
+				return err
+			}
+			for _, v := range vals {
+				set[v] = true
+			}
+		}
+		for v := range set {
+			params = append(params, v)
+		}
+		sort.Strings(params)
+		if len(params) == 0 {
+			return badRequest("no series found for station %s in scope", strings.Join(stations, ","))
+		}
+	}
+	col := make(map[string]int, len(params))
+	quoted := make([]string, len(params))
+	for i, p := range params {
+		col[p] = i
+		quoted[i] = regexp.QuoteMeta(p)
+	}
+	nameRe := strings.Join(quoted, "|")
+	filename := fmt.Sprintf("quantrac_%s_%s.csv",
+		time.UnixMilli(q.from).In(q.loc).Format("20060102"), time.UnixMilli(q.to).In(q.loc).Format("20060102"))
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
+	log := s.log
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Minute)
+		defer cancel()
+		w.WriteString("\ufeff")
+		w.WriteString("time,station")
+		for _, p := range params {
+			w.WriteByte(',')
+			w.WriteString(csvField(p))
+		}
+		w.WriteString("\r\n")
+		if err := s.writeCSVRows(ctx, w, q, p, stations, nameRe, col); err != nil {
+			log.Error().Err(err).Msg("csv export")
+			fmt.Fprintf(w, "# export stopped: %s\r\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		}
+		w.Flush()
+	})
+	return nil
+}
+
+func (s *Server) writeCSVRows(ctx context.Context, w *bufio.Writer, q seriesQuery, p principal, stations []string, nameRe string, col map[string]int) error {
+	ncol := len(col)
+	for _, st := range stations {
+		ms := scopeMatchers(p, []*model.Matcher{
+			model.MustMatcher(model.MatchEqual, model.LabelStation, st),
+			model.MustMatcher(model.MatchRegexp, model.MetricName, nameRe),
+		})
+		stField := csvField(st)
+		windows := [][2]int64{{q.from, q.to}}
+		if q.step == 0 {
+			windows = windows[:0]
+			for a := q.from; a <= q.to; a += csvWindow.Milliseconds() {
+				b := a + csvWindow.Milliseconds() - 1
+				if b > q.to {
+					b = q.to
+				}
+				windows = append(windows, [2]int64{a, b})
+			}
+		}
+		for _, win := range windows {
+			rows := map[int64][]float64{}
+			wq := q
+			wq.ms, wq.from, wq.to = ms, win[0], win[1]
+			err := s.runSeriesQuery(ctx, wq, func(ls model.Labels, pts []model.Point) error {
+				i, ok := col[ls.Metric()]
+				if !ok {
+					return nil
+				}
+				for _, pt := range pts {
+					r := rows[pt.T]
+					if r == nil {
+						r = make([]float64, ncol)
+						for k := range r {
+							r[k] = math.NaN()
+						}
+						rows[pt.T] = r
+					}
+					r[i] = pt.V
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("station %s: %w", st, err)
+			}
+			ts := make([]int64, 0, len(rows))
+			for t := range rows {
+				ts = append(ts, t)
+			}
+			sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
+			var buf []byte
+			for _, t := range ts {
+				buf = buf[:0]
+				buf = time.UnixMilli(t).In(q.loc).AppendFormat(buf, csvTimeLayout)
+				buf = append(buf, ',')
+				buf = append(buf, stField...)
+				for _, v := range rows[t] {
+					buf = append(buf, ',')
+					if !math.IsNaN(v) {
+						buf = strconv.AppendFloat(buf, v, 'f', -1, 64)
+					}
+				}
+				buf = append(buf, '\r', '\n')
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+			}
+			if err := w.Flush(); err != nil {
+				return fmt.Errorf("client went away: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// handleCompleteness is GET /api/v1/completeness?date=YYYY-MM-DD[&station=]:
+// per station and parameter, samples received that local day and the share
+// with status 00. Expected counts (from the reporting interval) are left to
+// the standards package; until it provides them, share is of received samples.
+func (s *Server) handleCompleteness(c *fiber.Ctx) error {
+	if err := checkParams(c, "date", "station", "tz"); err != nil {
+		return err
+	}
+	loc, err := s.loadTZ(c.Query("tz"))
+	if err != nil {
+		return err
+	}
+	ds := c.Query("date")
+	if ds == "" {
+		ds = time.Now().In(loc).Format("2006-01-02")
+	}
+	day, err := time.ParseInLocation("2006-01-02", ds, loc)
+	if err != nil {
+		return badRequest("date %q: want YYYY-MM-DD", ds)
+	}
+	from := day.UnixMilli()
+	ms := []*model.Matcher{model.MustMatcher(model.MatchNotEqual, model.LabelStation, "")}
+	if st := c.Query("station"); st != "" {
+		ms = []*model.Matcher{model.MustMatcher(model.MatchEqual, model.LabelStation, st)}
+	}
+	ms = scopeMatchers(principalOf(c), ms)
+	type entry struct {
+		Station   string  `json:"station"`
+		Parameter string  `json:"parameter"`
+		Received  int     `json:"received"`
+		Good      int     `json:"good"`
+		ShareGood float64 `json:"share_good"`
+	}
+	counts := map[string]*entry{}
+	var keys []string
+	count := func(includeBad bool) error {
+		return s.store.Aggregate(c.UserContext(), model.AggregateQuery{Matchers: ms, From: from, To: from, Step: 24 * time.Hour,
+			Func: model.AggCount, Location: loc, IncludeBad: includeBad}, func(ls model.Labels, pts []model.Point) error {
+			k := ls.Get(model.LabelStation) + "\x00" + ls.Metric()
+			e := counts[k]
+			if e == nil {
+				e = &entry{Station: ls.Get(model.LabelStation), Parameter: ls.Metric()}
+				counts[k] = e
+				keys = append(keys, k)
+			}
+			for _, p := range pts {
+				if includeBad {
+					e.Received += int(p.V)
+				} else {
+					e.Good += int(p.V)
+				}
+			}
+			return nil
+		})
+	}
+	if err := count(true); err != nil {
+		return err
+	}
+	if err := count(false); err != nil {
+		return err
+	}
+	sort.Strings(keys)
+	out := make([]*entry, 0, len(keys))
+	for _, k := range keys {
+		e := counts[k]
+		if e.Received > 0 {
+			e.ShareGood = float64(e.Good) / float64(e.Received)
+		}
+		out = append(out, e)
+	}
+	return c.JSON(fiber.Map{"date": ds, "timezone": loc.String(), "expected": nil, "series": out})
+}
