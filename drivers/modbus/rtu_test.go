@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -223,3 +224,92 @@ registers:
 		t.Fatalf("exception over RTU: %v", err)
 	}
 }
+
+// serveASCII answers Modbus ASCII read-holding requests on path from img
+// (one slave, id 5) until the test ends.
+func serveASCII(t *testing.T, path string, img map[uint16]uint16) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var line []byte
+		buf := make([]byte, 256)
+		for {
+			n, err := f.Read(buf)
+			if err != nil {
+				return
+			}
+			line = append(line, buf[:n]...)
+			for {
+				i := bytes.Index(line, []byte("\r\n"))
+				if i < 0 {
+					break
+				}
+				frame := line[:i]
+				line = line[i+2:]
+				if len(frame) < 1 || frame[0] != ':' {
+					continue
+				}
+				raw := make([]byte, (len(frame)-1)/2)
+				if _, err := hex.Decode(raw, frame[1:]); err != nil || len(raw) != 7 || raw[0] != 5 || raw[1] != 3 {
+					continue
+				}
+				addr, qty := binary.BigEndian.Uint16(raw[2:]), binary.BigEndian.Uint16(raw[4:])
+				resp := []byte{5, 3, byte(2 * qty)}
+				for k := uint16(0); k < qty; k++ {
+					resp = binary.BigEndian.AppendUint16(resp, img[addr+k])
+				}
+				var sum byte
+				for _, x := range resp {
+					sum += x
+				}
+				resp = append(resp, -sum)
+				out := []byte(":" + strings.ToUpper(hex.EncodeToString(resp)) + "\r\n")
+				if _, err := f.Write(out); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		f.Close()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+	})
+}
+
+func TestASCIIOverPty(t *testing.T) {
+	dev, peer := ptyPair(t)
+	m := mustMap(t, `registers:
+  - {metric: temperature_c, type: holding, address: 0, data_type: int16, scale: 0.01}
+  - {metric: pressure_hpa, type: holding, address: 1, data_type: uint32, byte_order: CDAB, scale: 0.1}
+`)
+	img := map[uint16]uint16{}
+	for i := range m.Registers {
+		r := &m.Registers[i]
+		w, err := r.Encode(map[string]float64{"temperature_c": -3.25, "pressure_hpa": 1013.2}[r.Metric])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, x := range w {
+			img[r.Address+uint16(k)] = x
+		}
+	}
+	serveASCII(t, peer, img)
+	d := newDevice(t, "ascii://"+dev+"?baud=9600&data=8&parity=N", 5, m, nil, nil)
+	s, err := d.Poll(context.Background(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byMetric(s)
+	if got["temperature_c"].V != -3.25 || got["pressure_hpa"].V-1013.2 > 1e-9 || 1013.2-got["pressure_hpa"].V > 1e-9 {
+		t.Fatalf("got %v", s)
+	}
+}
+
