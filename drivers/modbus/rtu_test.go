@@ -312,4 +312,3 @@ func TestASCIIOverPty(t *testing.T) {
 		t.Fatalf("got %v", s)
 	}
 }
-
