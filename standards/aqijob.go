@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"sort"
 	"strings"
@@ -82,7 +83,15 @@ type AQIJob struct {
 	log  zerolog.Logger
 
 	mu      sync.Mutex
-	written map[string]float64 // series key + "@" + t → value last written
+	written map[writtenKey]float64 // value last written per series and time
+}
+
+// writtenKey identifies a derived sample: a 64-bit hash of the series and
+// its timestamp. A collision only costs one skipped rewrite of an unchanged
+// value, and keeps the cache at ~40 bytes per sample.
+type writtenKey struct {
+	series uint64
+	t      int64
 }
 
 // NewAQIJob checks the options and returns a job; start it with Run.
@@ -130,7 +139,7 @@ func NewAQIJob(r model.Reader, w model.Writer, opts AQIJobOptions) (*AQIJob, err
 		}
 		sel = append(sel, ms...)
 	}
-	return &AQIJob{r: r, w: w, opts: opts, sel: sel, log: *opts.Logger, written: map[string]float64{}}, nil
+	return &AQIJob{r: r, w: w, opts: opts, sel: sel, log: *opts.Logger, written: map[writtenKey]float64{}}, nil
 }
 
 // Run computes once at once, then every Interval until ctx ends; it returns
@@ -304,7 +313,16 @@ func withMetric(base model.Labels, metric, pollutant string) model.Labels {
 	return base.With(model.MetricName, metric).With(LabelPollutant, pollutant)
 }
 
-func sampleKey(s model.Sample) string { return fmt.Sprintf("%s@%d", s.Labels.String(), s.T) }
+func sampleKey(s model.Sample) writtenKey {
+	h := fnv.New64a()
+	for _, l := range s.Labels {
+		h.Write([]byte(l.Name))
+		h.Write([]byte{0})
+		h.Write([]byte(l.Value))
+		h.Write([]byte{0})
+	}
+	return writtenKey{series: h.Sum64(), t: s.T}
+}
 
 // changed drops samples whose value equals what was last written.
 func (j *AQIJob) changed(batch []model.Sample) []model.Sample {
@@ -336,9 +354,7 @@ func (j *AQIJob) prune(before time.Time) {
 	defer j.mu.Unlock()
 	b := before.UnixMilli()
 	for k := range j.written {
-		at := strings.LastIndexByte(k, '@')
-		var t int64
-		if _, err := fmt.Sscan(k[at+1:], &t); err == nil && t < b {
+		if k.t < b {
 			delete(j.written, k)
 		}
 	}
