@@ -137,6 +137,9 @@ func (o *Options) fill() {
 	}
 }
 
+// dropLogEvery is the least time between two "dropped" log lines.
+const dropLogEvery = 10 * time.Second
+
 // ErrClosed is returned by calls on a closed queue.
 var ErrClosed = errors.New("queue closed")
 
@@ -179,6 +182,9 @@ type Queue struct {
 	dirty   bool
 	unsync  bool
 	buf     []byte
+
+	dropLogged            time.Time
+	dropBlocks, dropBytes int64 // dropped since the last log line
 
 	oldestOff int64 // frame whose time is oldestT, or -1
 	oldestT   int64
@@ -638,7 +644,7 @@ func (q *Queue) expireLocked(now int64) {
 	q.afterDropLocked(start, blocks, bytes, "age limit")
 }
 
-func (q *Queue) afterDropLocked(start, blocks, bytes int64, why string) {
+func (q *Queue) afterDropLocked(_, blocks, bytes int64, why string) {
 	if blocks == 0 {
 		return
 	}
@@ -648,9 +654,15 @@ func (q *Queue) afterDropLocked(start, blocks, bytes int64, why string) {
 		q.rOff = q.ackOff
 	}
 	q.dirty = true
-	q.log.Warn().Str("reason", why).Int64("dropped_blocks", blocks).Int64("dropped_bytes", bytes).
-		Int64("from_offset", start).Int64("to_offset", q.ackOff).Uint64("dropped_blocks_total", q.droppedBlocks.Get()).
-		Msg("queue full: dropped the oldest blocks")
+	// One line per dropLogEvery, with what was dropped since the last one.
+	q.dropBlocks += blocks
+	q.dropBytes += bytes
+	if now := time.Now(); now.Sub(q.dropLogged) >= dropLogEvery {
+		q.log.Warn().Str("reason", why).Int64("dropped_blocks", q.dropBlocks).Int64("dropped_bytes", q.dropBytes).
+			Int64("to_offset", q.ackOff).Uint64("dropped_blocks_total", q.droppedBlocks.Get()).
+			Msg("queue full: dropped the oldest blocks")
+		q.dropLogged, q.dropBlocks, q.dropBytes = now, 0, 0
+	}
 	q.trimCacheLocked()
 	q.removeConsumedChunksLocked()
 }
