@@ -90,3 +90,14 @@ stations:
 		t.Error("missing file must fail")
 	}
 }
+
+// The example config shipped in configs/ parses.
+func TestFloodExampleConfig(t *testing.T) {
+	tab, err := LoadFloodTable(filepath.Join("..", "configs", "standards-flood-stations.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tab.Station("XX-Example"); !ok {
+		t.Error("example station missing")
+	}
+}
