@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
+	"time"
 
 	"github.com/quantrac/quantrac/model"
 )
@@ -100,6 +102,7 @@ func (db *DB) Aggregate(ctx context.Context, q model.AggregateQuery, fn model.Se
 	r := db.newReader()
 	defer r.release()
 	plan := newAggPlan(q)
+	level := db.rollupLevel(plan)
 	var out []model.Point
 	for i, s := range series {
 		if i%64 == 0 {
@@ -107,7 +110,7 @@ func (db *DB) Aggregate(ctx context.Context, q model.AggregateQuery, fn model.Se
 				return err
 			}
 		}
-		out, err = r.aggregate(s, plan, out[:0])
+		out, err = r.aggregate(s, plan, level, out[:0])
 		if err != nil {
 			return err
 		}
@@ -146,12 +149,128 @@ func newAggPlan(q model.AggregateQuery) *aggPlan {
 	return p
 }
 
-// aggregate computes the buckets of one series from raw points.
-func (r *reader) aggregate(s *memSeries, p *aggPlan, dst []model.Point) ([]model.Point, error) {
+// rollupLevel picks the rollup level a plan can read: daily rows when
+// buckets are whole days in the rollup zone, hourly rows when the step is
+// whole hours (buckets are then checked one by one for UTC hour alignment).
+func (db *DB) rollupLevel(p *aggPlan) int {
+	loc := p.q.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	if p.b.days >= 1 && loc.String() == db.opts.RollupLocation.String() {
+		return levelDaily
+	}
+	if p.q.Step%time.Hour == 0 {
+		return levelHourly
+	}
+	return levelNone
+}
+
+const (
+	levelNone = iota
+	levelHourly
+	levelDaily
+)
+
+// aggregate computes the buckets of one series, from rollups where they
+// cover a bucket exactly and from raw points elsewhere.
+func (r *reader) aggregate(s *memSeries, p *aggPlan, level int, dst []model.Point) ([]model.Point, error) {
 	if p.empty {
 		return dst, nil
 	}
-	pts, err := r.points(s, p.firstB, p.end-1)
+	if level == levelNone {
+		return r.aggregateRaw(s, p, p.firstB, p.end, dst)
+	}
+	// Points not yet in parts (head, parts being sealed) force raw buckets.
+	extra, err := r.unsealedPoints(s, p.firstB, p.end-1)
+	if err != nil {
+		return nil, err
+	}
+	rawFrom := int64(-1)
+	flushRaw := func(to int64) error {
+		if rawFrom < 0 {
+			return nil
+		}
+		var err error
+		dst, err = r.aggregateRaw(s, p, rawFrom, to, dst)
+		rawFrom = -1
+		return err
+	}
+	var a agg
+	for bs := p.firstB; bs < p.end; {
+		be := p.b.next(bs)
+		ok := level == levelDaily || (bs%hourMs == 0 && be%hourMs == 0)
+		if ok && len(rangeOf(extra, bs, be-1)) > 0 {
+			ok = false
+		}
+		if ok {
+			a.reset()
+			ok = r.ps.rollupBucket(s.ref, level, bs, be, p.q.IncludeBad, &a)
+		}
+		if !ok {
+			if rawFrom < 0 {
+				rawFrom = bs
+			}
+			bs = be
+			continue
+		}
+		if err := flushRaw(bs); err != nil {
+			return nil, err
+		}
+		if a.count > 0 {
+			dst = append(dst, model.Point{T: bs, V: a.value(p.q.Func)})
+		}
+		bs = be
+	}
+	if err := flushRaw(p.end); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
+
+// rollupBucket folds the rollup rows of [bs, be) into a. It reports false
+// when rollups cannot answer the bucket exactly: a partition holds the
+// series in more than one part, or a part lacks rows of that level, or bad
+// samples are asked for and the part has some.
+func (ps *partSet) rollupBucket(ref uint32, level int, bs, be int64, includeBad bool, a *agg) bool {
+	i := sort.Search(len(ps.partitions), func(i int) bool { return ps.partitions[i].end > bs })
+	for ; i < len(ps.partitions) && ps.partitions[i].start < be; i++ {
+		var e *partSeries
+		for _, pp := range ps.partitions[i].parts {
+			pe := pp.series[ref]
+			if pe == nil || pe.maxT < bs || pe.minT >= be {
+				continue
+			}
+			if e != nil {
+				return false
+			}
+			e = pe
+		}
+		if e == nil {
+			continue
+		}
+		if includeBad && !e.allGood {
+			return false
+		}
+		rows := e.hourly
+		if level == levelDaily {
+			rows = e.daily
+		}
+		if rows == nil {
+			return false
+		}
+		k := sort.Search(len(rows.keys), func(k int) bool { return rows.keys[k] >= bs })
+		for ; k < len(rows.keys) && rows.keys[k] < be; k++ {
+			ra := rows.agg(k)
+			a.merge(&ra)
+		}
+	}
+	return true
+}
+
+// aggregateRaw computes buckets starting in [from, to) from raw points.
+func (r *reader) aggregateRaw(s *memSeries, p *aggPlan, from, to int64, dst []model.Point) ([]model.Point, error) {
+	pts, err := r.points(s, from, to-1)
 	if err != nil {
 		return nil, err
 	}

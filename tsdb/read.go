@@ -10,12 +10,13 @@ import (
 // being sealed and the live head, merged with later sources winning on
 // equal timestamps. Buffers are reused across series.
 type reader struct {
-	db   *DB
-	ps   *partSet
-	out  []model.Point
-	tmp  []model.Point
-	head []model.Point
-	dec  blockDecoder
+	db    *DB
+	ps    *partSet
+	out   []model.Point
+	tmp   []model.Point
+	head  []model.Point
+	extra []model.Point
+	dec   blockDecoder
 }
 
 var readerPool sync.Pool
@@ -40,10 +41,10 @@ func (r *reader) release() {
 	readerPool.Put(r)
 }
 
-// points returns the merged points of s in [from, to]; valid until the next call.
-func (r *reader) points(s *memSeries, from, to int64) ([]model.Point, error) {
-	// The part set and the head are read under db.mu so that a seal,
-	// which moves the head into the set under db.mu, is seen whole.
+// snapshot refreshes the part set and copies the head of s in [from, to]
+// into r.head. Both are read under db.mu so that a seal, which moves the
+// head into the set under db.mu, is seen whole.
+func (r *reader) snapshot(s *memSeries, from, to int64) {
 	r.db.mu.RLock()
 	if r.db.parts != r.ps {
 		if r.ps != nil {
@@ -57,6 +58,24 @@ func (r *reader) points(s *memSeries, from, to int64) ([]model.Point, error) {
 	r.head = append(r.head[:0], rangeOf(s.head, from, to)...)
 	s.mu.Unlock()
 	r.db.mu.RUnlock()
+}
+
+// unsealedPoints returns the points of s in [from, to] that are not in
+// part files yet (parts being sealed and the head).
+func (r *reader) unsealedPoints(s *memSeries, from, to int64) ([]model.Point, error) {
+	r.snapshot(s, from, to)
+	r.out = r.out[:0]
+	for _, m := range r.ps.mem {
+		r.mergeIn(rangeOf(m.series[s.ref], from, to))
+	}
+	r.mergeIn(r.head)
+	r.extra = append(r.extra[:0], r.out...)
+	return r.extra, nil
+}
+
+// points returns the merged points of s in [from, to]; valid until the next call.
+func (r *reader) points(s *memSeries, from, to int64) ([]model.Point, error) {
+	r.snapshot(s, from, to)
 
 	r.out = r.out[:0]
 	var err error
