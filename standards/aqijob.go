@@ -44,18 +44,18 @@ type AQIJobOptions struct {
 	Selector string
 	// Daily sets the valid-hour minimums of the daily index.
 	Daily DailyOptions
-	// Logger receives one event per run with errors; default disabled.
-	Logger *zerolog.Logger
+	// Logger receives failed runs (error), rejected samples (warn) and a
+	// summary per run (debug); the zero Logger discards everything.
+	Logger zerolog.Logger
 	// Now returns the current time (tests); default time.Now.
 	Now func() time.Time
 }
 
 // DefaultAQIJobOptions returns the defaults described on AQIJobOptions.
 func DefaultAQIJobOptions() AQIJobOptions {
-	nop := zerolog.Nop()
 	return AQIJobOptions{
 		Location: vnLocal, Interval: time.Minute, Lookback: 48 * time.Hour,
-		Daily: DefaultDailyOptions(), Logger: &nop, Now: time.Now,
+		Daily: DefaultDailyOptions(), Logger: zerolog.Nop(), Now: time.Now,
 	}
 }
 
@@ -112,9 +112,6 @@ func NewAQIJob(r model.Reader, w model.Writer, opts AQIJobOptions) (*AQIJob, err
 	if opts.Lookback < 2*time.Hour {
 		return nil, fmt.Errorf("aqi job: lookback %v is shorter than 2h", opts.Lookback)
 	}
-	if opts.Logger == nil {
-		opts.Logger = d.Logger
-	}
 	if opts.Now == nil {
 		opts.Now = d.Now
 	}
@@ -139,7 +136,7 @@ func NewAQIJob(r model.Reader, w model.Writer, opts AQIJobOptions) (*AQIJob, err
 		}
 		sel = append(sel, ms...)
 	}
-	return &AQIJob{r: r, w: w, opts: opts, sel: sel, log: *opts.Logger, written: map[writtenKey]float64{}}, nil
+	return &AQIJob{r: r, w: w, opts: opts, sel: sel, log: opts.Logger, written: map[writtenKey]float64{}}, nil
 }
 
 // Run computes once at once, then every Interval until ctx ends; it returns
