@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/quantrac/quantrac/model"
+	"github.com/quantrac/quantrac/standards"
 )
 
 // csvWindow is how much raw data one storage query of the CSV export
@@ -190,10 +191,9 @@ func (s *Server) writeCSVRows(ctx context.Context, w *bufio.Writer, q seriesQuer
 	return nil
 }
 
-// handleCompleteness is GET /api/v1/completeness?date=YYYY-MM-DD[&station=]:
-// per station and parameter, samples received that local day and the share
-// with status 00. Expected counts (from the reporting interval) are left to
-// the standards package; until it provides them, share is of received samples.
+// handleCompleteness is GET /api/v1/completeness?date=YYYY-MM-DD[&station=][&tz=]:
+// per series, samples expected, received and with status 00 on that local
+// day (standards.DailyCompleteness).
 func (s *Server) handleCompleteness(c *fiber.Ctx) error {
 	if err := checkParams(c, "date", "station", "tz"); err != nil {
 		return err
@@ -210,55 +210,17 @@ func (s *Server) handleCompleteness(c *fiber.Ctx) error {
 	if err != nil {
 		return badRequest("date %q: want YYYY-MM-DD", ds)
 	}
-	from := day.UnixMilli()
 	ms := []*model.Matcher{model.MustMatcher(model.MatchNotEqual, model.LabelStation, "")}
 	if st := c.Query("station"); st != "" {
 		ms = []*model.Matcher{model.MustMatcher(model.MatchEqual, model.LabelStation, st)}
 	}
 	ms = scopeMatchers(principalOf(c), ms)
-	type entry struct {
-		Station   string  `json:"station"`
-		Parameter string  `json:"parameter"`
-		Received  int     `json:"received"`
-		Good      int     `json:"good"`
-		ShareGood float64 `json:"share_good"`
-	}
-	counts := map[string]*entry{}
-	var keys []string
-	count := func(includeBad bool) error {
-		return s.store.Aggregate(c.UserContext(), model.AggregateQuery{Matchers: ms, From: from, To: from, Step: 24 * time.Hour,
-			Func: model.AggCount, Location: loc, IncludeBad: includeBad}, func(ls model.Labels, pts []model.Point) error {
-			k := ls.Get(model.LabelStation) + "\x00" + ls.Metric()
-			e := counts[k]
-			if e == nil {
-				e = &entry{Station: ls.Get(model.LabelStation), Parameter: ls.Metric()}
-				counts[k] = e
-				keys = append(keys, k)
-			}
-			for _, p := range pts {
-				if includeBad {
-					e.Received += int(p.V)
-				} else {
-					e.Good += int(p.V)
-				}
-			}
-			return nil
-		})
-	}
-	if err := count(true); err != nil {
+	rows, err := standards.DailyCompleteness(c.UserContext(), s.store, day, standards.CompletenessOptions{Location: loc, Matchers: ms})
+	if err != nil {
 		return err
 	}
-	if err := count(false); err != nil {
-		return err
+	if rows == nil {
+		rows = []standards.Completeness{}
 	}
-	sort.Strings(keys)
-	out := make([]*entry, 0, len(keys))
-	for _, k := range keys {
-		e := counts[k]
-		if e.Received > 0 {
-			e.ShareGood = float64(e.Good) / float64(e.Received)
-		}
-		out = append(out, e)
-	}
-	return c.JSON(fiber.Map{"date": ds, "timezone": loc.String(), "expected": nil, "series": out})
+	return c.JSON(fiber.Map{"date": ds, "timezone": loc.String(), "series": rows})
 }

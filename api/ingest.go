@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ type ingestAnswer struct {
 }
 
 func newAnswer(res *model.AppendResult) ingestAnswer {
+	sort.SliceStable(res.Errors, func(i, j int) bool { return res.Errors[i].Index < res.Errors[j].Index })
 	a := ingestAnswer{Stored: res.Stored, Rejected: res.Rejected, Errors: res.Errors}
 	if len(a.Errors) > maxErrorsInAnswer {
 		a.ErrorsTruncated = len(a.Errors) - maxErrorsInAnswer
@@ -300,6 +302,9 @@ func (s *Server) handleStationsUpsert(c *fiber.Ctx) error {
 	if len(good) > 0 {
 		if err := s.stations.Upsert(good); err != nil {
 			return err
+		}
+		if s.alerts != nil {
+			s.alerts.SetStations(s.stations.List())
 		}
 	}
 	res.Stored = len(good)

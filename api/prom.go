@@ -52,6 +52,11 @@ func (a *promAPI) queryable(c *fiber.Ctx) storage.Queryable {
 	return &promstore.Queryable{Reader: a.s.store, Extra: scopeMatchers(principalOf(c), nil)}
 }
 
+// rawQueryable is the storage without a caller's scope (alert rules).
+func (a *promAPI) rawQueryable() storage.Queryable {
+	return &promstore.Queryable{Reader: a.s.store}
+}
+
 func promSuccess(c *fiber.Ctx, data []byte, warnings []string) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	b := make([]byte, 0, len(data)+64)

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/rs/zerolog"
 
+	"github.com/quantrac/quantrac/alerting"
 	"github.com/quantrac/quantrac/model"
 )
 
@@ -48,6 +49,7 @@ type Server struct {
 	tenants   *tenantSeries
 	insert    *insertGate
 	prom      *promAPI
+	alerts    *alerting.Engine
 	observers []Observer
 	jobs      []Job
 	started   time.Time
@@ -125,6 +127,12 @@ func New(cfg Config) (*Server, error) {
 		}))
 	}
 	s.routes()
+	if err := s.wire(); err != nil {
+		if s.ownsStore {
+			s.store.Close()
+		}
+		return nil, err
+	}
 	if tokens.Len() == 0 {
 		s.log.Warn().Str("file", tokens.path).Msg("no api tokens configured: answering loopback clients only; create one with `api token create -role admin -name NAME`")
 	}
@@ -172,6 +180,7 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	s.mountLate()
+	s.mountDashboard()
 	s.serveErr = make(chan error, 1)
 	go func() { s.serveErr <- s.app.Listener(ln) }()
 	s.tenants.preload(s.ctx, s.store, s.log)
@@ -230,6 +239,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	s.wg.Wait()
+	if s.alerts != nil {
+		if err := s.alerts.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close alerting: %w", err))
+		}
+	}
 	if s.ownsStore {
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close storage: %w", err))
