@@ -6,10 +6,11 @@ import "math"
 const epaTAD = "US EPA, Technical Assistance Document for the Reporting of Daily Air Quality (AQI), May 2024, Table 6"
 
 // US EPA AQI breakpoints. The PM2.5 rows are those of the PM NAAQS revision
-// of 7 February 2024 (Good up to 9.0 µg/m³, Hazardous 225.5-325.4 → 301-500),
-// confirmed against EPA's 2024 fact sheet. The other rows are the long-standing
-// ones with the Hazardous band taken as one 301-500 range as in the 2024
-// document; they were not re-checked against its text here. Concentrations
+// of 7 February 2024 (Good up to 9.0 µg/m³, Hazardous 225.5-325.4 → 301-500);
+// the 9.0 and 325.4 end points were checked against public references to
+// EPA's 2024 fact sheet, the rows between them were not re-checked. The other
+// pollutants keep their long-standing rows, with the Hazardous band as one
+// 301-500 range as in the 2024 document; not re-checked against its text. Concentrations
 // are truncated to the reporting precision before the lookup, as EPA does.
 // Gas tables are in ppm or ppb; convert µg/m³ series with UgM3ToPPB.
 var (
