@@ -24,11 +24,63 @@ func (r *Register) Decode(words []uint16) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	v := raw*r.scale() + r.Offset
+	v := r.apply(raw)
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("%s at %s %d: value %v is not a finite number", r.Metric, r.Type, r.Address, v)
 	}
 	return v, nil
+}
+
+// apply turns a raw value into the reading: raw*scale + offset, without the
+// binary noise a decimal scale leaves (1234 * 0.01 is 12.34, not
+// 12.340000000000002), so stored values compress as the decimals they are.
+func (r *Register) apply(raw float64) float64 {
+	if r.Offset == 0 && (r.Scale == nil || *r.Scale == 1) {
+		return raw
+	}
+	if r.pow10 > 0 && r.Offset == 0 {
+		return raw / r.pow10 // correctly rounded: the nearest float64 to the decimal
+	}
+	return tidy(raw*r.scale() + r.Offset)
+}
+
+// tidy rounds v to 15 significant digits, which removes the error of one
+// multiplication or addition and keeps every digit a sensor reports.
+func tidy(v float64) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	t, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 15, 64), 64)
+	if err != nil {
+		return v
+	}
+	return t
+}
+
+// shortest32 widens f to the float64 of its shortest decimal form: the
+// datalogger meant 7.12, not 7.119999885559082. The result converts back to
+// the same float32, so Encode writes the same registers.
+func shortest32(f float32) float64 {
+	if f != f || math.IsInf(float64(f), 0) {
+		return float64(f)
+	}
+	v, err := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	if err != nil {
+		return float64(f)
+	}
+	return v
+}
+
+// powerOfTen returns 10^k when scale is 10^-k (k = 1..15), else 0.
+func powerOfTen(scale float64) float64 {
+	p := 1.0
+	for k := 1; k <= 15; k++ {
+		p *= 10
+		if math.Abs(scale*p-1) < 1e-12 {
+			return p
+		}
+	}
+	return 0
 }
 
 // decodeRaw returns the value before scale and offset.
@@ -67,7 +119,7 @@ func (r *Register) decodeRaw(words []uint16) (float64, error) {
 	case Uint64:
 		return float64(binary.BigEndian.Uint64(b)), nil
 	case Float32:
-		return float64(math.Float32frombits(binary.BigEndian.Uint32(b))), nil
+		return shortest32(math.Float32frombits(binary.BigEndian.Uint32(b))), nil
 	case Float64:
 		return math.Float64frombits(binary.BigEndian.Uint64(b)), nil
 	}
@@ -115,6 +167,9 @@ func (r *Register) EncodeTo(words []uint16, v float64) error {
 		return fmt.Errorf("%s: cannot encode %v", r.Metric, v)
 	}
 	raw := (v - r.Offset) / r.scale()
+	if r.pow10 > 0 {
+		raw = (v - r.Offset) * r.pow10
+	}
 	if math.IsNaN(raw) || math.IsInf(raw, 0) {
 		return fmt.Errorf("%s: cannot encode %v: raw value %v", r.Metric, v, raw)
 	}

@@ -123,6 +123,7 @@ type Register struct {
 	Labels    map[string]string `yaml:"labels"`     // extra series labels
 
 	labels model.Labels // map labels sorted, without station labels
+	pow10  float64      // 10^k when scale is 10^-k, for exact decimal scaling
 }
 
 // Status describes the optional register that carries the datalogger status
@@ -354,6 +355,9 @@ func (r *Register) prepare(path string, defOrder ByteOrder) error {
 	}
 	if r.Scale != nil && *r.Scale == 0 {
 		return fieldErr(path+".scale", "scale 0 would make every value 0; omit it for 1")
+	}
+	if r.Scale != nil {
+		r.pow10 = powerOfTen(*r.Scale)
 	}
 	return nil
 }

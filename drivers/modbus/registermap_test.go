@@ -46,11 +46,7 @@ func TestRoundTripEveryTypeAndOrder(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s %s decode %v (%04X): %v", dt, o, v, words, err)
 				}
-				want := v
-				if dt == Float32 {
-					want = float64(float32(v))
-				}
-				if got != want {
+				if got != v {
 					t.Fatalf("%s %s: encode %v → %04X → %v", dt, o, v, words, got)
 				}
 			}
@@ -103,6 +99,34 @@ func TestKnownWireLayouts(t *testing.T) {
 	f(Uint64, DCBA, []uint16{0x0007, 0x0605, 0x0403, 0x0201}, 0x0102030405060700)
 	f(String, ABCD, []uint16{0x3132, 0x2E35, 0, 0, 0, 0}, 12.5)
 	f(String, BADC, []uint16{0x3231, 0x352E, 0, 0, 0, 0}, 12.5)
+}
+
+func TestScaledValuesAreDecimals(t *testing.T) {
+	f := func(text string, raw uint16, want float64) {
+		t.Helper()
+		m := mustMap(t, "registers:\n  - {metric: a, type: holding, data_type: uint16, "+text+"}\n")
+		r := &m.Registers[0]
+		got, err := r.Decode([]uint16{raw})
+		if err != nil || got != want {
+			t.Fatalf("%s raw %d: got %v (%v), want %v", text, raw, got, err, want)
+		}
+		w, err := r.Encode(want)
+		if err != nil || w[0] != raw {
+			t.Fatalf("%s: encode %v = %v (%v), want %d", text, want, w, err, raw)
+		}
+	}
+	f("scale: 0.1", 3, 0.3)
+	f("scale: 0.01", 1234, 12.34)
+	f("scale: 0.001", 7, 0.007)
+	f("scale: 0.2", 3, 0.6)
+	f("scale: 0.1, offset: -40", 653, 25.3)
+	f("scale: 0.01, offset: 0.1", 20, 0.3)
+	// float32 7.12 reads as 7.12, not 7.119999885559082.
+	r := reg(Float32, ABCD)
+	w, _ := r.Encode(7.12)
+	if v, _ := r.Decode(w); v != 7.12 {
+		t.Fatalf("float32 7.12 decoded as %v", v)
+	}
 }
 
 func TestScaleOffsetAndBits(t *testing.T) {
