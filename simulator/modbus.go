@@ -42,10 +42,11 @@ type modbusUnit struct {
 	st   *station
 	rmap *mbmap.RegisterMap
 
-	mu    sync.Mutex
-	step  int64
-	valid bool
-	img   regImage
+	mu     sync.Mutex
+	step   int64
+	faults string // active faults the image was built with
+	valid  bool
+	img    regImage
 }
 
 type regImage struct {
@@ -77,9 +78,10 @@ func newModbusUnit(st *station, rmap *mbmap.RegisterMap) *modbusUnit {
 // image returns the register image for wall time w.
 func (u *modbusUnit) image(w time.Time) regImage {
 	k, _ := u.st.step(w)
+	fk := fmt.Sprint(u.st.faults.activeFor(u.st.info.ID, w))
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.valid && u.step == k {
+	if u.valid && u.step == k && u.faults == fk {
 		return u.img
 	}
 	img := regImage{holding: map[uint16]uint16{}, input: map[uint16]uint16{}, coils: map[uint16]bool{}, discrete: map[uint16]bool{}}
@@ -121,7 +123,7 @@ func (u *modbusUnit) image(w time.Time) regImage {
 			put(s.Register(), float64(raw))
 		}
 	}
-	u.img, u.step, u.valid = img, k, true
+	u.img, u.step, u.faults, u.valid = img, k, fk, true
 	return img
 }
 

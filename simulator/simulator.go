@@ -297,7 +297,7 @@ func (s *Simulator) build() error {
 				if cfg.Transport != TransportModbus {
 					return fmt.Errorf("station %s: %w", cfg.ID, err)
 				}
-				sig = genericSignal(p, env)
+				sig = genericSignal(p, env, rmap.Registers[registerIndex(rmap, p)].Type.IsBit() || rmap.Registers[registerIndex(rmap, p)].DataType == mbmap.Bit)
 			}
 			st.signals[p] = sig
 			st.params = append(st.params, p)
@@ -425,12 +425,30 @@ func (s *Simulator) loadReplays(stations []StationConfig) (map[string]*Replay, e
 }
 
 // genericSignal serves metrics a register map has that the simulator does
-// not model: a slow wave between 0 and 100.
-func genericSignal(param string, env *signalEnv) Signal {
+// not model: a slow wave between 10 and 90, or for bits a state that
+// toggles now and then.
+func genericSignal(param string, env *signalEnv, bit bool) Signal {
 	k := env.key(param)
 	return SignalFunc(func(t time.Time) (float64, bool) {
-		return round(50+40*k.smooth(float64(t.Unix())/3600), 2), true
+		x := k.smooth(float64(t.Unix()) / 3600)
+		if bit {
+			if x > 0 {
+				return 1, true
+			}
+			return 0, true
+		}
+		return round(50+40*x, 2), true
 	})
+}
+
+// registerIndex returns the index of the first register of metric.
+func registerIndex(m *mbmap.RegisterMap, metric string) int {
+	for i, r := range m.Registers {
+		if r.Metric == metric {
+			return i
+		}
+	}
+	return 0
 }
 
 func (s *Simulator) goRun(f func(ctx context.Context)) {

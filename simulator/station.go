@@ -107,15 +107,21 @@ const maxHold = 5000
 func (s *station) reading(param string, w time.Time) Reading {
 	k, t := s.step(w)
 	r := Reading{Station: s.info.ID, Param: param, T: t.UnixMilli(), Status: "00"}
-	r.Faults = s.faults.activeFor(s.info.ID, t)
+	// A Modbus station is read live: faults count at the instant of the
+	// read. MQTT and TXT stations send the step at its start.
+	ft := t
+	if s.info.Transport == TransportModbus {
+		ft = w
+	}
+	r.Faults = s.faults.activeFor(s.info.ID, ft)
 	if s.info.Transport == TransportMQTT {
-		if bw := s.faults.active("", FaultBrokerRestart, t); bw != nil {
+		if bw := s.faults.active("", FaultBrokerRestart, ft); bw != nil {
 			r.Faults = append(r.Faults, FaultBrokerRestart)
 			r.Reason = "broker down"
 			return r
 		}
 	}
-	if s.faults.active(s.info.ID, FaultOffline, t) != nil {
+	if s.faults.active(s.info.ID, FaultOffline, ft) != nil {
 		r.Reason = "offline"
 		return r
 	}
@@ -138,13 +144,13 @@ func (s *station) reading(param string, w time.Time) Reading {
 		return r
 	}
 	truth := v
-	if fw := s.faults.active(s.info.ID, FaultStuck, t); fw != nil && fw.appliesTo(param) {
+	if fw := s.faults.active(s.info.ID, FaultStuck, ft); fw != nil && fw.appliesTo(param) {
 		_, t0 := s.step(fw.From)
 		if sv, ok := s.raw(param, t0); ok {
 			v = sv
 		}
 	}
-	if fw := s.faults.active(s.info.ID, FaultSpike, t); fw != nil && fw.appliesTo(param) {
+	if fw := s.faults.active(s.info.ID, FaultSpike, ft); fw != nil && fw.appliesTo(param) {
 		if s.spikes.unit(k^int64(hashString(param))) < fw.probability() {
 			f := fw.factor()
 			if math.Abs(v) < 1 {
@@ -156,20 +162,20 @@ func (s *station) reading(param string, w time.Time) Reading {
 			r.Reason = "spike"
 		}
 	}
-	if s.faults.active(s.info.ID, FaultCalibration, t) != nil {
+	if s.faults.active(s.info.ID, FaultCalibration, ft) != nil {
 		r.Status = "01"
 	}
-	if s.faults.active(s.info.ID, FaultDeviceError, t) != nil {
+	if s.faults.active(s.info.ID, FaultDeviceError, ft) != nil {
 		r.Status = "02"
 	}
 	if s.info.Transport == TransportMQTT {
-		if fw := s.faults.active(s.info.ID, FaultMalformed, t); fw != nil && s.spikes.unit(-k) < fw.probability() {
+		if fw := s.faults.active(s.info.ID, FaultMalformed, ft); fw != nil && s.spikes.unit(-k) < fw.probability() {
 			r.Reason = "malformed payload"
 			return r
 		}
 	}
 	if s.info.Transport != TransportModbus {
-		if fw := s.faults.active(s.info.ID, FaultClockSkew, t); fw != nil {
+		if fw := s.faults.active(s.info.ID, FaultClockSkew, ft); fw != nil {
 			r.Stamp = t.Add(fw.skew()).UnixMilli()
 		}
 	}
@@ -206,7 +212,10 @@ func (s *station) readings(w time.Time) []Reading {
 
 // status returns the status the station reports at w.
 func (s *station) status(w time.Time) string {
-	_, t := s.step(w)
+	t := w
+	if s.info.Transport != TransportModbus {
+		_, t = s.step(w)
+	}
 	switch {
 	case s.faults.active(s.info.ID, FaultDeviceError, t) != nil:
 		return "02"
