@@ -44,6 +44,8 @@ type AQIJobOptions struct {
 	Selector string
 	// Daily sets the valid-hour minimums of the daily index.
 	Daily DailyOptions
+	// BatchSize caps the samples of one Append (default 10000).
+	BatchSize int
 	// Logger receives failed runs (error), rejected samples (warn) and a
 	// summary per run (debug); the zero Logger discards everything.
 	Logger zerolog.Logger
@@ -55,7 +57,7 @@ type AQIJobOptions struct {
 func DefaultAQIJobOptions() AQIJobOptions {
 	return AQIJobOptions{
 		Location: vnLocal, Interval: time.Minute, Lookback: 48 * time.Hour,
-		Daily: DefaultDailyOptions(), Logger: zerolog.Nop(), Now: time.Now,
+		Daily: DefaultDailyOptions(), BatchSize: 10000, Logger: zerolog.Nop(), Now: time.Now,
 	}
 }
 
@@ -115,6 +117,9 @@ func NewAQIJob(r model.Reader, w model.Writer, opts AQIJobOptions) (*AQIJob, err
 	if opts.Now == nil {
 		opts.Now = d.Now
 	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = d.BatchSize
+	}
 	opts.Daily = opts.Daily.withDefaults()
 	metrics := make([]string, 0, numPollutants)
 	for _, p := range Pollutants() {
@@ -170,10 +175,36 @@ func (j *AQIJob) RunOnce(ctx context.Context) (AQIJobStats, error) {
 	return st, err
 }
 
+// recomputeSpan bounds the hours read at once, so a long backfill works
+// through the period a week at a time.
+const recomputeSpan = 7 * 24 * time.Hour
+
 // Recompute computes every complete hour that starts in [from, to) and every
 // complete day that overlaps it, and writes the values that changed. The api
-// can call it to backfill after late data older than Lookback.
+// can call it to backfill after late data older than Lookback. Long periods
+// are done a week at a time.
 func (j *AQIJob) Recompute(ctx context.Context, from, to time.Time) (AQIJobStats, error) {
+	var total AQIJobStats
+	for start := from; start.Before(to); {
+		end := truncDay(start, j.opts.Location).Add(recomputeSpan)
+		if end.After(to) {
+			end = to
+		}
+		st, err := j.recompute(ctx, start, end)
+		total.Stations = max(total.Stations, st.Stations)
+		total.Hourly += st.Hourly
+		total.Daily += st.Daily
+		total.Written += st.Written
+		total.Rejected += st.Rejected
+		if err != nil {
+			return total, err
+		}
+		start = end
+	}
+	return total, nil
+}
+
+func (j *AQIJob) recompute(ctx context.Context, from, to time.Time) (AQIJobStats, error) {
 	var st AQIJobStats
 	loc := j.opts.Location
 	now := j.opts.Now()
@@ -219,20 +250,26 @@ func (j *AQIJob) Recompute(ctx context.Context, from, to time.Time) (AQIJobStats
 	}
 
 	batch = j.changed(batch)
-	if len(batch) == 0 {
-		return st, nil
+	for len(batch) > 0 {
+		n := min(len(batch), j.opts.BatchSize)
+		part := batch[:n]
+		batch = batch[n:]
+		res, err := j.w.Append(ctx, part)
+		if err != nil {
+			return st, fmt.Errorf("aqi job: append %d samples: %w", len(part), err)
+		}
+		st.Written += res.Stored
+		st.Rejected += res.Rejected
+		rejected := make(map[int]bool, len(res.Errors))
+		for _, e := range res.Errors {
+			if e.Index < 0 || e.Index >= len(part) {
+				continue
+			}
+			rejected[e.Index] = true
+			j.log.Warn().Str("series", part[e.Index].Labels.String()).Str("reason", e.Reason).Msg("aqi sample rejected")
+		}
+		j.remember(part, rejected)
 	}
-	res, err := j.w.Append(ctx, batch)
-	if err != nil {
-		return st, fmt.Errorf("aqi job: append %d samples: %w", len(batch), err)
-	}
-	st.Written, st.Rejected = res.Stored, res.Rejected
-	rejected := make(map[int]bool, len(res.Errors))
-	for _, e := range res.Errors {
-		rejected[e.Index] = true
-		j.log.Warn().Str("series", batch[e.Index].Labels.String()).Str("reason", e.Reason).Msg("aqi sample rejected")
-	}
-	j.remember(batch, rejected)
 	return st, nil
 }
 

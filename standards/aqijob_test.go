@@ -79,7 +79,9 @@ func readAQI(t *testing.T, r model.Reader, metric, pollutant string) map[int64]f
 
 func newTestJob(t *testing.T, db *tsdb.DB, now time.Time) *AQIJob {
 	t.Helper()
-	j, err := NewAQIJob(db, db, AQIJobOptions{Location: beijingLoc, Lookback: 30 * 24 * time.Hour, Now: func() time.Time { return now }})
+	// A small batch size exercises chunked appends; the 30-day lookback,
+	// recomputation a week at a time.
+	j, err := NewAQIJob(db, db, AQIJobOptions{Location: beijingLoc, Lookback: 30 * 24 * time.Hour, BatchSize: 997, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
