@@ -115,6 +115,9 @@ func New(cfg Config) (*Server, error) {
 		IdleTimeout:           2 * time.Minute,
 		ReadBufferSize:        16 << 10,
 		StreamRequestBody:     false,
+		// Values from the request (query, params, headers) outlive handlers:
+		// in stored labels and in streamed answers.
+		Immutable: true,
 	})
 	s.app.Use(s.accessLog)
 	if len(cfg.CORS.AllowOrigins) > 0 {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
 	"github.com/quantrac/quantrac/model"
@@ -272,3 +273,5 @@ func TestCSVExport(t *testing.T) {
 		t.Fatalf("daily csv:\n%q\nwant\n%q", r.body, want)
 	}
 }
+
+func zerologNop() zerolog.Logger { return zerolog.Nop() }
