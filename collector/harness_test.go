@@ -87,6 +87,9 @@ func (s *ingestServer) stop() {
 }
 
 func (s *ingestServer) start() {
+	if s.srv != nil {
+		return
+	}
 	var ln net.Listener
 	var err error
 	for i := 0; i < 100; i++ {

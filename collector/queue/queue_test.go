@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -471,4 +470,3 @@ func TestQueueWriteTooLarge(t *testing.T) {
 	equal(t, "after rejected write", readAll(t, q, true), want(0, 1))
 }
 
-var _ = io.EOF
