@@ -469,3 +469,86 @@ func TestProbe(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowDeviceDoesNotDelayOthers: while one device's server holds every
+// request, a device on another server polls normally.
+func TestSlowDeviceDoesNotDelayOthers(t *testing.T) {
+	m := mustMap(t, "registers:\n  - {metric: ph, type: holding, address: 0, data_type: uint16, scale: 0.1}\n")
+	slow, fast := newTestServer(t), newTestServer(t)
+	slow.load(t, 1, m, map[string]float64{"ph": 7}, 0)
+	fast.load(t, 1, m, map[string]float64{"ph": 8}, 0)
+	release := make(chan struct{})
+	slow.mu.Lock()
+	slow.hold = release
+	slow.mu.Unlock()
+	pool := NewPool(PoolOptions{})
+	defer pool.Close()
+	ds := newDevice(t, slow.url(), 1, m, pool, func(c *Config) { c.Timeout = 10 * time.Second })
+	df := newDevice(t, fast.url(), 1, m, pool, nil)
+
+	slowDone := make(chan error, 1)
+	go func() {
+		_, err := ds.Poll(context.Background(), time.Now())
+		slowDone <- err
+	}()
+	for slow.requests.Load() == 0 { // the slow request is in flight
+		time.Sleep(time.Millisecond)
+	}
+	for i := 0; i < 5; i++ {
+		s, err := df.Poll(context.Background(), time.Now())
+		if err != nil || len(s) != 1 || s[0].V != 8 {
+			t.Fatalf("fast device: %v %v", s, err)
+		}
+	}
+	select {
+	case err := <-slowDone:
+		t.Fatalf("slow poll finished before its server answered: %v", err)
+	default:
+	}
+	close(release)
+	if err := <-slowDone; err != nil {
+		t.Fatalf("slow device after release: %v", err)
+	}
+}
+
+// TestGatewaySlavesConcurrently: slaves behind one TCP gateway share one
+// connection; polled from many goroutines each gets its own values (the
+// slave id is set under the link lock).
+func TestGatewaySlavesConcurrently(t *testing.T) {
+	m := mustMap(t, "registers:\n  - {metric: water_level_m, type: holding, address: 0, data_type: float32}\n  - {metric: rainfall_mm, type: input, address: 0, data_type: uint16}\n")
+	srv := newTestServer(t)
+	pool := NewPool(PoolOptions{})
+	defer pool.Close()
+	const slaves = 6
+	devs := make([]*Device, slaves)
+	for i := range devs {
+		srv.load(t, uint8(i+1), m, map[string]float64{"water_level_m": float64(i) + 0.5, "rainfall_mm": float64(10 * i)}, 0)
+		devs[i] = newDevice(t, srv.url(), i+1, m, pool, nil)
+	}
+	errs := make(chan error, slaves)
+	for i, d := range devs {
+		go func() {
+			for round := 0; round < 25; round++ {
+				s, err := d.Poll(context.Background(), time.Now())
+				if err != nil {
+					errs <- err
+					return
+				}
+				got := byMetric(s)
+				if got["water_level_m"].V != float64(i)+0.5 || got["rainfall_mm"].V != float64(10*i) {
+					errs <- fmt.Errorf("slave %d round %d read %v", i+1, round, s)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range devs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(pool.links); n != 1 {
+		t.Fatalf("%d links for one gateway", n)
+	}
+}

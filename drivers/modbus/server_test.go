@@ -28,9 +28,10 @@ type testServer struct {
 	units    map[uint8]bool // served unit ids; empty: all
 	strict   bool           // unset addresses answer "illegal data address"
 
-	requests atomic.Int64 // reads served (exceptions included)
-	busy     atomic.Int64 // answer "busy" to this many more requests
-	stall    atomic.Int64 // the next request sleeps this many ns first
+	requests atomic.Int64  // reads served (exceptions included)
+	busy     atomic.Int64  // answer "busy" to this many more requests
+	stall    atomic.Int64  // the next request sleeps this many ns first
+	hold     chan struct{} // when set, requests wait until it is closed
 }
 
 // freeAddr returns a loopback address with a port free right now (the
@@ -164,6 +165,12 @@ func (s *testServer) gate(unit uint8) error {
 	s.requests.Add(1)
 	if d := s.stall.Swap(0); d > 0 {
 		time.Sleep(time.Duration(d))
+	}
+	s.mu.Lock()
+	hold := s.hold
+	s.mu.Unlock()
+	if hold != nil {
+		<-hold
 	}
 	if s.busy.Load() > 0 {
 		s.busy.Add(-1)
