@@ -139,4 +139,3 @@ func TestVMSinkURL(t *testing.T) {
 	f(SinkConfig{URL: "http://vminsert:8480", AccountID: "42"}, "http://vminsert:8480/insert/42/prometheus/api/v1/import")
 	f(SinkConfig{URL: "http://vminsert:8480", AccountID: "0"}, "http://vminsert:8480/insert/0/prometheus/api/v1/import")
 }
-

@@ -469,4 +469,3 @@ func TestQueueWriteTooLarge(t *testing.T) {
 	writeN(t, q, 0, 1)
 	equal(t, "after rejected write", readAll(t, q, true), want(0, 1))
 }
-
