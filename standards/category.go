@@ -18,7 +18,7 @@ type Category struct {
 }
 
 // VNCategories are the six VN_AQI bands with their official colours
-// (Decision 1459/QĐ-TCMT, section 1.4, Bảng 1, p. 3), health statements
+// (Decision 1459/QĐ-TCMT, section 1.4, Bảng 1), health statements
 // (section 3, Bảng 4) and recommended activities (section 3, Bảng 5, p. 11).
 // The "Nguy hại" row of Bảng 5 is one merged cell for both groups.
 var VNCategories = []Category{
