@@ -183,9 +183,18 @@ func (o *outbox) save(om *OutMsg) error {
 		if err := b.Delete(u64key(om.Seq)); err != nil {
 			return err
 		}
+		refs := tx.Bucket([]byte(bucketRefs))
 		for _, ref := range om.Refs {
-			if err := tx.Bucket([]byte(bucketRefs)).Put([]byte(o.rcv.Name+"\x00"+ref), u64key(om.Seq)); err != nil {
+			if err := refs.Put([]byte(o.rcv.Name+"\x00"+ref), u64key(om.Seq)); err != nil {
 				return err
+			}
+			// A receipt can overtake our own bookkeeping: apply it now.
+			early := []byte("early\x00" + o.rcv.Name + "\x00" + ref)
+			if st := refs.Get(early); st != nil {
+				om.Delivered = string(st)
+				if err := refs.Delete(early); err != nil {
+					return err
+				}
 			}
 		}
 		return putJSON(tx.Bucket([]byte(bucketSent)), u64key(om.Seq), om)
@@ -197,9 +206,12 @@ func (s *store) markDelivered(receiver, ref, status string) (uint64, bool, error
 	var seq uint64
 	found := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		k := tx.Bucket([]byte(bucketRefs)).Get([]byte(receiver + "\x00" + ref))
+		refs := tx.Bucket([]byte(bucketRefs))
+		k := refs.Get([]byte(receiver + "\x00" + ref))
 		if k == nil {
-			return nil
+			// The receipt came before the sender's answer was recorded.
+			found = true
+			return refs.Put([]byte("early\x00"+receiver+"\x00"+ref), []byte(status))
 		}
 		b := tx.Bucket([]byte(bucketSent))
 		v := b.Get(k)
