@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -275,3 +276,8 @@ func TestCSVExport(t *testing.T) {
 }
 
 func zerologNop() zerolog.Logger { return zerolog.Nop() }
+
+func readFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return string(b), err
+}

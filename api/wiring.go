@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -88,10 +89,19 @@ func (s *Server) mountDashboard() {
 		if p == "/api" || len(p) > 4 && p[:5] == "/api/" {
 			return c.Next()
 		}
-		if _, err := s.authenticate(c); err != nil {
+		pr, err := s.authenticate(c)
+		if err == nil && !roleAllows(pr.Role, RoleViewer) {
+			err = newHTTPError(fiber.StatusForbidden, errForbidden, "token %q has role %s; the dashboard needs viewer", pr.Name, pr.Role)
+		}
+		if err != nil {
 			if p == "/" || p == "/index.html" {
 				c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-				return c.Status(fiber.StatusUnauthorized).SendString(`<!doctype html><meta charset="utf-8"><title>quantrac</title>` +
+				status := fiber.StatusUnauthorized
+				var he *httpError
+				if errors.As(err, &he) {
+					status = he.status
+				}
+				return c.Status(status).SendString(`<!doctype html><meta charset="utf-8"><title>quantrac</title>` +
 					`<p>Cần mã truy cập: thêm <code>?token=...</code> vào địa chỉ.</p><p>An access token is needed: add <code>?token=...</code> to the address.</p>`)
 			}
 			return err
