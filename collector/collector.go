@@ -44,8 +44,9 @@ type FileHandler func(ctx context.Context, batch []model.Sample) error
 type Drivers struct {
 	// Modbus builds a poller for a station; mapPath is already resolved.
 	Modbus func(st *StationConfig, mapPath string, log zerolog.Logger) (Poller, error)
-	// MQTT builds the subscriber for all MQTT stations.
-	MQTT func(cfg *MQTTConfig, h PushHandler, log zerolog.Logger) (Runner, error)
+	// MQTT builds the subscriber; stations are those of this shard (the
+	// driver takes province and kind from them).
+	MQTT func(cfg *MQTTConfig, stations []model.Station, h PushHandler, log zerolog.Logger) (Runner, error)
 	// Datafile builds the spool watcher; spool is already resolved.
 	Datafile func(cfg *DatafileConfig, spool string, h FileHandler, log zerolog.Logger) (Runner, error)
 }
@@ -256,7 +257,7 @@ func (c *Collector) startLocked(cfg *Config) error {
 			if d.MQTT == nil {
 				return nil, errors.New("mqtt driver not available in this build")
 			}
-			return d.MQTT(cfg.MQTT, c.pushHandler(g), c.log.With().Str("driver", "mqtt").Logger())
+			return d.MQTT(cfg.MQTT, mine, c.pushHandler(g), c.log.With().Str("driver", "mqtt").Logger())
 		})
 	}
 	if cfg.Datafile != nil {

@@ -239,7 +239,7 @@ stations:
 func pushConfig(t testing.TB, dir, url, extra string) *Config {
 	path := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
 sink: {type: api, url: %q, min_backoff: 20ms, max_backoff: 100ms, batch_samples: 50}
-mqtt: {broker: "tcp://127.0.0.1:1", subscriptions: [{topic: "stations/{province}/{station}", format: json}]}
+mqtt: {broker: "tcp://127.0.0.1:1", client_id: c1, subscriptions: [{topic: "stations/{province}/{station}", format: json}]}
 stations:
   - {id: P1, kind: air, province: HN, driver: mqtt}
   - {id: P2, kind: air, province: HN, driver: mqtt}
@@ -252,7 +252,7 @@ stations:
 }
 
 func pushDrivers(src *pushSource) Drivers {
-	return Drivers{MQTT: func(cfg *MQTTConfig, h PushHandler, log zerolog.Logger) (Runner, error) {
+	return Drivers{MQTT: func(cfg *MQTTConfig, _ []model.Station, h PushHandler, log zerolog.Logger) (Runner, error) {
 		return runnerFunc(func(ctx context.Context) error { return src.Run(ctx, h) }), nil
 	}}
 }

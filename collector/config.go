@@ -117,18 +117,29 @@ type Limit struct {
 
 // MQTTConfig is the broker connection shared by MQTT stations.
 type MQTTConfig struct {
-	Broker        string             `yaml:"broker"`
-	Username      string             `yaml:"username"`
-	Password      string             `yaml:"password"`
-	ClientID      string             `yaml:"client_id"`
+	// Broker is tcp://host:1883, ssl://host:8883, ws:// or wss://.
+	Broker   string `yaml:"broker"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// ClientID must stay the same across restarts: the broker keeps the
+	// persistent session (and unacknowledged messages) under it.
+	ClientID string `yaml:"client_id"`
+	// QoS of the subscriptions, 0 or 1; default 1.
+	QoS *int `yaml:"qos"`
+	// MaxInFlight caps messages received and not yet acknowledged; default 1000.
+	MaxInFlight   int                `yaml:"max_in_flight"`
 	Subscriptions []MQTTSubscription `yaml:"subscriptions"`
 }
 
 // MQTTSubscription is one topic template and its payload format.
 type MQTTSubscription struct {
+	// Topic with {province}, {station}, {parameter} placeholders.
 	Topic  string `yaml:"topic"`
 	Format string `yaml:"format"` // number | json | senml
-	QoS    *int   `yaml:"qos"`
+	// Labels added when neither topic nor station table gives them.
+	Labels map[string]string `yaml:"labels"`
+	// Rename maps payload names to metric names ("PM2.5": pm25_ugm3).
+	Rename map[string]string `yaml:"rename"`
 }
 
 // DatafileConfig is the spool directory of datalogger TXT files.
@@ -414,6 +425,12 @@ func (m *MQTTConfig) validate() error {
 	if u, err := url.Parse(m.Broker); err != nil || u.Host == "" {
 		return fieldErr("$.mqtt.broker", "%q is not a broker URL like tcp://127.0.0.1:1883", m.Broker)
 	}
+	if m.QoS != nil && (*m.QoS < 0 || *m.QoS > 1) {
+		return fieldErr("$.mqtt.qos", "must be 0 or 1")
+	}
+	if m.ClientID == "" {
+		return fieldErr("$.mqtt.client_id", "required: a fixed id keeps the broker session across restarts")
+	}
 	if len(m.Subscriptions) == 0 {
 		return fieldErr("$.mqtt.subscriptions", "at least one subscription is required")
 	}
@@ -426,9 +443,6 @@ func (m *MQTTConfig) validate() error {
 		case "number", "json", "senml":
 		default:
 			return fieldErr(p+".format", "unknown format %q: want number, json or senml", s.Format)
-		}
-		if s.QoS != nil && (*s.QoS < 0 || *s.QoS > 2) {
-			return fieldErr(p+".qos", "must be 0, 1 or 2")
 		}
 	}
 	return nil

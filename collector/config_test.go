@@ -69,7 +69,7 @@ func TestConfigErrors(t *testing.T) {
 	f(baseConfig+"validation: {limits: {ph: {min: 14, max: 0}}}\n", "validation.limits.ph.min: min 14 is above max 0")
 	f(baseConfig+"    derive: [{metric: humidity_percent, func: rh_from_dew_point, inputs: [temperature_c]}]\n", "takes 2 input series, got 1")
 	f(baseConfig+"queue: {fsync: sometimes}\n", "queue.fsync: unknown fsync policy")
-	f(baseConfig+"mqtt: {broker: \"tcp://127.0.0.1:1883\", subscriptions: [{topic: a/b, format: xml}]}\n", "mqtt.subscriptions[0].format: unknown format \"xml\"")
+	f(baseConfig+"mqtt: {broker: \"tcp://127.0.0.1:1883\", client_id: c, subscriptions: [{topic: a/b, format: xml}]}\n", "mqtt.subscriptions[0].format: unknown format \"xml\"")
 	f(strings.Replace(baseConfig, "type: api, url: \"http://127.0.0.1:8080\"", "type: victoriametrics, url: \"http://127.0.0.1:8428\", account_id: \"x1\"", 1), "sink.account_id")
 }
 

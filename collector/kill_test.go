@@ -94,7 +94,7 @@ func childMain(path string) error {
 			src.limit = -1
 		}
 	}
-	drivers := Drivers{MQTT: func(_ *MQTTConfig, h PushHandler, _ zerolog.Logger) (Runner, error) {
+	drivers := Drivers{MQTT: func(_ *MQTTConfig, _ []model.Station, h PushHandler, _ zerolog.Logger) (Runner, error) {
 		return runnerFunc(func(ctx context.Context) error {
 			return src.Run(ctx, func(ctx context.Context, batch []model.Sample, ack func()) {
 				h(ctx, batch, func() {

@@ -94,7 +94,7 @@ func TestVictoriaMetricsSink(t *testing.T) {
 	path := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
 sink: {type: victoriametrics, url: %q, min_backoff: 50ms}
 validation: {limits: {pm25_ugm3: {max: 50}}}
-mqtt: {broker: "tcp://127.0.0.1:1", subscriptions: [{topic: "a/{station}", format: number}]}
+mqtt: {broker: "tcp://127.0.0.1:1", client_id: c1, subscriptions: [{topic: "a/{station}", format: number}]}
 stations:
   - {id: P1, kind: air, province: HN, driver: mqtt}
   - {id: P2, kind: air, province: HN, driver: mqtt}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/quantrac/quantrac/collector"
 	"github.com/quantrac/quantrac/drivers/modbus"
+	"github.com/quantrac/quantrac/drivers/mqtt"
 	"github.com/quantrac/quantrac/model"
 	"github.com/quantrac/quantrac/tsdb"
 )
@@ -44,7 +45,30 @@ func Drivers() collector.Drivers {
 				BusyRetryWait: mc.BusyRetryWait,
 			}, modbus.Options{Map: m, Pool: pool, Logger: &log})
 		},
+		MQTT: NewMQTT,
 	}
+}
+
+// NewMQTT builds the drivers/mqtt subscriber for the collector's mqtt
+// section; acknowledgement is manual (after the disk queue).
+func NewMQTT(cfg *collector.MQTTConfig, stations []model.Station, h collector.PushHandler, log zerolog.Logger) (collector.Runner, error) {
+	opts := mqtt.Options{
+		Brokers:     []string{cfg.Broker},
+		ClientID:    cfg.ClientID,
+		Username:    cfg.Username,
+		Password:    cfg.Password,
+		Stations:    stations,
+		MaxInFlight: cfg.MaxInFlight,
+		Logger:      log,
+	}
+	if cfg.QoS != nil {
+		q := byte(*cfg.QoS)
+		opts.QoS = &q
+	}
+	for _, s := range cfg.Subscriptions {
+		opts.Subscriptions = append(opts.Subscriptions, mqtt.Subscription{Topic: s.Topic, Format: mqtt.Format(s.Format), Labels: s.Labels, Rename: s.Rename})
+	}
+	return mqtt.New(opts, mqtt.Handler(h))
 }
 
 // OpenStorage returns the opener of the embedded engine for sink type tsdb.
