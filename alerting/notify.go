@@ -89,3 +89,16 @@ const (
 	OutSent    = "sent"
 	OutFailed  = "failed"
 )
+
+// ClassifyHTTP maps an HTTP status to the outbox decision: 2xx delivered;
+// 408, 425, 429 and 5xx worth retrying; any other status is a permanent
+// refusal (bad request, bad credentials) that retrying cannot fix.
+func ClassifyHTTP(status int) (ok, retry bool) {
+	switch {
+	case status >= 200 && status < 300:
+		return true, false
+	case status == 408 || status == 425 || status == 429 || status >= 500:
+		return false, true
+	}
+	return false, false
+}
