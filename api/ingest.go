@@ -205,6 +205,8 @@ func decodeJSON(data []byte, dst any, what string) error {
 			return badRequest("%s: field %q: got JSON %s, want %s", what, te.Field, te.Value, te.Type)
 		case errors.Is(err, io.EOF):
 			return badRequest("%s: empty body", what)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return badRequest("%s: malformed JSON: the body ends in the middle of a value", what)
 		}
 		return badRequest("%s: %v", what, err)
 	}
