@@ -219,7 +219,8 @@ type reading struct {
 // register. Values that could not be read or decoded are left out and
 // reported in the error, which may come with samples: the good values are
 // never dropped because of a bad one. If the status register cannot be read
-// the samples carry status 02 (device error).
+// the samples carry status 02 (device error). The samples' Labels are shared
+// between polls: copy before changing them in place (Labels.With copies).
 func (d *Device) Poll(ctx context.Context, at time.Time) ([]model.Sample, error) {
 	readings, q, err := d.poll(ctx)
 	t := at.UnixMilli()
@@ -340,8 +341,11 @@ func (d *Device) read(ctx context.Context, q *request) ([]uint16, error) {
 			// The peer closed the idle connection: one fresh try.
 			words, _, err = d.readOnce(ctx, q)
 		}
+		if err == nil {
+			return words, nil
+		}
 		var ee *ExceptionError
-		if err == nil || !errors.As(err, &ee) || !ee.Busy() || attempt >= d.cfg.BusyRetries {
+		if !errors.As(err, &ee) || !ee.Busy() || attempt >= d.cfg.BusyRetries {
 			return words, err
 		}
 		d.log.Debug().Err(err).Int("attempt", attempt+1).Msg("device busy, retrying")
@@ -359,16 +363,15 @@ func (d *Device) read(ctx context.Context, q *request) ([]uint16, error) {
 // uint16 per register (or per bit). again reports that the connection was
 // found closed by the peer and the request is worth repeating at once.
 func (d *Device) readOnce(ctx context.Context, q *request) (words []uint16, again bool, err error) {
-	what := fmt.Sprintf("read %s %05d..%05d", q.table, Reference(q.table, q.start), Reference(q.table, q.start+q.count-1))
 	if err := d.link.lock(ctx); err != nil {
-		return nil, false, fmt.Errorf("modbus %s: %s: %w", d.name, what, err)
+		return nil, false, fmt.Errorf("modbus %s: %s: %w", d.name, q, err)
 	}
 	defer d.link.unlock()
 	timeout := d.cfg.Timeout
 	if dl, ok := ctx.Deadline(); ok {
 		left := time.Until(dl)
 		if left <= 0 {
-			return nil, false, fmt.Errorf("modbus %s: %s: %w", d.name, what, context.DeadlineExceeded)
+			return nil, false, fmt.Errorf("modbus %s: %s: %w", d.name, q, context.DeadlineExceeded)
 		}
 		timeout = min(timeout, left)
 	}
@@ -377,7 +380,7 @@ func (d *Device) readOnce(ctx context.Context, q *request) (words []uint16, agai
 		if !errors.Is(err, errBackoff) {
 			d.log.Warn().Err(err).Msg("connect failed")
 		}
-		return nil, false, fmt.Errorf("modbus %s: %s: %w", d.name, what, err)
+		return nil, false, fmt.Errorf("modbus %s: %s: %w", d.name, q, err)
 	}
 	raw, err := d.link.read(q.table, q.start, q.count)
 	if err != nil {
@@ -388,15 +391,15 @@ func (d *Device) readOnce(ctx context.Context, q *request) (words []uint16, agai
 		d.link.broken()
 		if wasConnected && stale(err) {
 			d.log.Info().Err(err).Msg("connection closed by peer, reconnecting")
-			return nil, true, fmt.Errorf("modbus %s: %s: %w", d.name, what, err)
+			return nil, true, fmt.Errorf("modbus %s: %s: %w", d.name, q, err)
 		}
 		d.log.Warn().Err(err).Msg("request failed, connection closed")
-		return nil, false, fmt.Errorf("modbus %s: %s: %w", d.name, what, err)
+		return nil, false, fmt.Errorf("modbus %s: %s: %w", d.name, q, err)
 	}
 	if q.table.IsBit() {
 		if len(raw) < (int(q.count)+7)/8 {
 			d.link.broken()
-			return nil, false, fmt.Errorf("modbus %s: %s: answer has %d bytes, want %d", d.name, what, len(raw), (int(q.count)+7)/8)
+			return nil, false, fmt.Errorf("modbus %s: %s: answer has %d bytes, want %d", d.name, q, len(raw), (int(q.count)+7)/8)
 		}
 		words = make([]uint16, q.count)
 		for i := range words {
@@ -405,7 +408,7 @@ func (d *Device) readOnce(ctx context.Context, q *request) (words []uint16, agai
 	} else {
 		if len(raw) != 2*int(q.count) {
 			d.link.broken()
-			return nil, false, fmt.Errorf("modbus %s: %s: answer has %d bytes, want %d", d.name, what, len(raw), 2*int(q.count))
+			return nil, false, fmt.Errorf("modbus %s: %s: answer has %d bytes, want %d", d.name, q, len(raw), 2*int(q.count))
 		}
 		words = make([]uint16, q.count)
 		for i := range words {

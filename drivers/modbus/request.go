@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"fmt"
 	"sort"
 )
 
@@ -18,6 +19,11 @@ type request struct {
 	start  uint16
 	count  uint16
 	fields []field
+}
+
+// String names the read in errors: "read holding 40001..40010".
+func (q *request) String() string {
+	return fmt.Sprintf("read %s %05d..%05d", q.table, Reference(q.table, q.start), Reference(q.table, q.start+q.count-1))
 }
 
 func (q *request) end() int { return int(q.start) + int(q.count) }
