@@ -248,6 +248,9 @@ func (s *Simulator) build() error {
 		if cfg.Interval > 0 {
 			interval = cfg.Interval
 		}
+		if cfg.Transport == TransportTXT && (interval < time.Second || interval%time.Second != 0) {
+			return fmt.Errorf("station %s: interval %s: TXT files are stamped to the second, want whole seconds", cfg.ID, interval)
+		}
 		st := &station{
 			cfg:      cfg,
 			clock:    Clock{WallStart: s.start, SimStart: s.start, Speed: speed},
@@ -266,7 +269,7 @@ func (s *Simulator) build() error {
 		env := &signalEnv{seed: sc.Seed, station: cfg.ID, origin: s.start, loc: VietnamTime, flood: cfg.Flood, cfg: cfg.Signals}
 		if cfg.Kind == model.KindAir && len(replays) > 0 {
 			name := cfg.Replay
-			if name == "" {
+			if replays[name] == nil {
 				name = replayNames[airIndex%len(replayNames)]
 				airIndex++
 			}
@@ -376,12 +379,12 @@ func (s *Simulator) loadReplays(stations []StationConfig) (map[string]*Replay, e
 		if st.Kind != model.KindAir {
 			continue
 		}
-		if st.Replay != "" {
-			if files[st.Replay] == "" {
-				return nil, fmt.Errorf("station %s: replay %q: no such file in %s (have %v)", st.ID, st.Replay, dir, names)
-			}
+		if st.Replay != "" && files[st.Replay] != "" {
 			need[st.Replay] = true
 		} else {
+			if st.Replay != "" {
+				s.log.Warn().Str("station", st.ID).Str("replay", st.Replay).Strs("have", names).Msg("beijing replay: no such file, taking another")
+			}
 			air++
 		}
 	}
