@@ -26,9 +26,14 @@ func (r *Register) Decode(words []uint16) (float64, error) {
 	}
 	v := r.apply(raw)
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("%s at %s %d: value %v is not a finite number", r.Metric, r.Type, r.Address, v)
+		return 0, fmt.Errorf("%s: value %v is not a finite number", r.where(), v)
 	}
 	return v, nil
+}
+
+// where names the register in errors: "ph (holding 40007)".
+func (r *Register) where() string {
+	return fmt.Sprintf("%s (%s %05d)", r.Metric, r.Type, Reference(r.Type, r.Address))
 }
 
 // apply turns a raw value into the reading: raw*scale + offset, without the
@@ -86,7 +91,7 @@ func powerOfTen(scale float64) float64 {
 // decodeRaw returns the value before scale and offset.
 func (r *Register) decodeRaw(words []uint16) (float64, error) {
 	if len(words) != r.Count() {
-		return 0, fmt.Errorf("%s at %s %d: got %d registers, want %d", r.Metric, r.Type, r.Address, len(words), r.Count())
+		return 0, fmt.Errorf("%s: got %d registers, want %d", r.where(), len(words), r.Count())
 	}
 	if r.Type.IsBit() {
 		if words[0] != 0 {
@@ -135,11 +140,11 @@ func (r *Register) decodeString(words []uint16) (float64, error) {
 	s := strings.TrimRight(string(b), "\x00 ")
 	s = strings.TrimLeft(s, " ")
 	if s == "" {
-		return 0, fmt.Errorf("%s at %s %d: empty string", r.Metric, r.Type, r.Address)
+		return 0, fmt.Errorf("%s: empty string", r.where())
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%s at %s %d: string %q is not a number", r.Metric, r.Type, r.Address, s)
+		return 0, fmt.Errorf("%s: string %q is not a number", r.where(), s)
 	}
 	return v, nil
 }
@@ -161,7 +166,7 @@ func (r *Register) Encode(v float64) ([]uint16, error) {
 // share one register.
 func (r *Register) EncodeTo(words []uint16, v float64) error {
 	if len(words) != r.Count() {
-		return fmt.Errorf("%s at %s %d: got %d registers to encode into, want %d", r.Metric, r.Type, r.Address, len(words), r.Count())
+		return fmt.Errorf("%s: got %d registers to encode into, want %d", r.where(), len(words), r.Count())
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return fmt.Errorf("%s: cannot encode %v", r.Metric, v)

@@ -259,45 +259,47 @@ func (d *Device) poll(ctx context.Context) ([]reading, model.Quality, error) {
 			readings = append(readings, reading{reg: f.reg, words: w, err: err})
 		}
 	}
-	reqs := d.reqs
+	// once the link fails, the rest of the poll is skipped rather than
+	// paying a timeout per read; the next poll reconnects.
+	linkDown := false
+	do := func(q *request) {
+		if linkDown || ctx.Err() != nil {
+			take(q, nil, errSkipped)
+			return
+		}
+		words, err := d.read(ctx, q)
+		if err != nil {
+			errs = append(errs, err)
+			var ee *ExceptionError
+			linkDown = !errors.As(err, &ee)
+		}
+		take(q, words, err)
+	}
 	var next []request
 	split := false
-	for i := range reqs {
-		q := reqs[i]
-		if ctx.Err() != nil {
-			next = append(next, q)
-			take(&q, nil, errSkipped)
-			continue
-		}
-		words, err := d.read(ctx, &q)
-		var ee *ExceptionError
-		if err != nil && errors.As(err, &ee) && ee.Code == ExceptionIllegalDataAddress && len(q.fields) > 1 {
-			split = true
-			d.log.Warn().Err(err).Int("values", len(q.fields)).Msg("merged read refused, reading its values one by one from now on")
-			for _, p := range q.split() {
-				next = append(next, p)
-				w, err := d.read(ctx, &p)
-				if err != nil {
-					errs = append(errs, err)
+	for _, q := range d.reqs {
+		if len(q.fields) > 1 && !linkDown && ctx.Err() == nil {
+			words, err := d.read(ctx, &q)
+			var ee *ExceptionError
+			if errors.As(err, &ee) && ee.Code == ExceptionIllegalDataAddress {
+				split = true
+				d.log.Warn().Err(err).Int("values", len(q.fields)).Msg("merged read refused, reading its values one by one from now on")
+				for _, p := range q.split() {
+					next = append(next, p)
+					do(&p)
 				}
-				take(&p, w, err)
+				continue
 			}
+			next = append(next, q)
+			if err != nil {
+				errs = append(errs, err)
+				linkDown = ee == nil
+			}
+			take(&q, words, err)
 			continue
 		}
 		next = append(next, q)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		take(&q, words, err)
-		if err != nil && ee == nil {
-			// The link failed: skip the rest of this poll rather than pay
-			// a timeout per request; the next poll reconnects.
-			for _, rest := range reqs[i+1:] {
-				next = append(next, rest)
-				take(&rest, nil, errSkipped)
-			}
-			break
-		}
+		do(&q)
 	}
 	if split {
 		d.reqs = next
@@ -309,7 +311,7 @@ func (d *Device) poll(ctx context.Context) ([]reading, model.Quality, error) {
 		}
 		r.value, r.err = r.reg.Decode(r.words)
 		if r.err != nil {
-			errs = append(errs, fmt.Errorf("modbus %s: decode %s %d: %w", d.name, r.reg.Type, Reference(r.reg.Type, r.reg.Address), r.err))
+			errs = append(errs, fmt.Errorf("modbus %s: decode %w", d.name, r.err))
 		}
 	}
 	q := model.QualityGood

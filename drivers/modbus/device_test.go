@@ -275,6 +275,9 @@ registers:
 	if len(samples) != 0 {
 		t.Fatalf("stalled server gave samples %v", samples)
 	}
+	if n := srv.requests.Load(); n != 1 {
+		t.Fatalf("after the first read timed out the second was still sent (%d reads)", n)
+	}
 	// The stalled answer arrives on the old connection, which is closed:
 	// the next polls read the right values, not the late answer.
 	for i := 0; i < 3; i++ {
