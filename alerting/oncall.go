@@ -31,11 +31,11 @@ type Roster struct {
 
 // Person is someone who can be on duty.
 type Person struct {
-	ID    string `yaml:"id"`
-	Name  string `yaml:"name"`
-	Phone string `yaml:"phone"` // E.164 "+84..." (0... and 84... are accepted and normalised)
+	ID    string `yaml:"id" json:"id"`
+	Name  string `yaml:"name" json:"name"`
+	Phone string `yaml:"phone" json:"phone"` // E.164 "+84..." (0... and 84... are accepted and normalised)
 	// Receiver names the SMS receiver for this person (default: the first).
-	Receiver string `yaml:"receiver"`
+	Receiver string `yaml:"receiver" json:"-"`
 }
 
 // Team is a duty team with a rotation and an escalation policy.
