@@ -91,3 +91,6 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// Config returns the effective configuration (defaults applied).
+func (s *Sender) Config() Config { return s.cfg }
