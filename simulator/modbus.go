@@ -333,11 +333,24 @@ func (s *Simulator) buildModbusPorts(units []*modbusUnit) error {
 	var order []int
 	next := cfg.BasePort
 	var cur *modbusPort
+	used := map[int]bool{}
+	for _, u := range units {
+		if u.st.cfg.Port != 0 {
+			used[u.st.cfg.Port] = true
+		}
+	}
 	newPort := func(port int) (*modbusPort, error) {
 		if port == 0 {
-			var err error
-			if port, err = freePort(cfg.Host); err != nil {
-				return nil, fmt.Errorf("modbus: pick a free port: %w", err)
+			// The kernel may hand out a port again once its probe closed:
+			// skip ports already taken here.
+			for tries := 0; port == 0 || byPort[port] != nil || used[port]; tries++ {
+				var err error
+				if port, err = freePort(cfg.Host); err != nil {
+					return nil, fmt.Errorf("modbus: pick a free port: %w", err)
+				}
+				if tries > 100 {
+					return nil, fmt.Errorf("modbus: no free port on %s", cfg.Host)
+				}
 			}
 		}
 		if p := byPort[port]; p != nil {
@@ -347,12 +360,6 @@ func (s *Simulator) buildModbusPorts(units []*modbusUnit) error {
 		byPort[port] = p
 		order = append(order, port)
 		return p, nil
-	}
-	used := map[int]bool{}
-	for _, u := range units {
-		if u.st.cfg.Port != 0 {
-			used[u.st.cfg.Port] = true
-		}
 	}
 	for _, u := range units {
 		var p *modbusPort
