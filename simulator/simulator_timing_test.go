@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	gomb "github.com/goburrow/modbus"
 	paho "github.com/eclipse/paho.mqtt.golang"
+	gomb "github.com/goburrow/modbus"
 )
 
 // cpuTime returns user+system CPU time of the process.
