@@ -163,7 +163,7 @@ func NewPool(opts PoolOptions) *Pool {
 var defaultPool = NewPool(PoolOptions{})
 
 // acquire returns the link for e, creating it on first use.
-func (p *Pool) acquire(e endpoint, timeout time.Duration) (*link, error) {
+func (p *Pool) acquire(e endpoint) (*link, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l, ok := p.links[e.key()]
@@ -172,12 +172,9 @@ func (p *Pool) acquire(e endpoint, timeout time.Duration) (*link, error) {
 			return nil, fmt.Errorf("serial port %s is already open as %s; every device on one port needs the same settings", e.addr, l.ep)
 		}
 		l.refs++
-		l.mu.Lock()
-		l.timeout = max(l.timeout, timeout)
-		l.mu.Unlock()
 		return l, nil
 	}
-	l = newLink(e, timeout, p.opts)
+	l = newLink(e, p.opts)
 	l.refs = 1
 	p.links[e.key()] = l
 	return l, nil
@@ -221,37 +218,31 @@ type link struct {
 	sem  chan struct{}
 	refs int // guarded by Pool.mu
 
-	mu      sync.Mutex // guards timeout for acquire; requests hold sem
-	timeout time.Duration
-
 	// Guarded by sem.
 	client    mb.Client
 	tcp       *mb.TCPClientHandler
-	rtu       *mb.RTUClientHandler
-	ascii     *mb.ASCIIClientHandler
+	rtu       *mb.RTUClientHandler   // packager only
+	ascii     *mb.ASCIIClientHandler // packager only
+	serial    *serialTransport
 	connected bool
 	failures  int
 	retryAt   time.Time
 	lastErr   error
 }
 
-func newLink(e endpoint, timeout time.Duration, opts PoolOptions) *link {
-	l := &link{ep: e, opts: opts, sem: make(chan struct{}, 1), timeout: timeout}
+func newLink(e endpoint, opts PoolOptions) *link {
+	l := &link{ep: e, opts: opts, sem: make(chan struct{}, 1)}
 	switch e.scheme {
 	case "tcp":
 		h := mb.NewTCPClientHandler(e.addr)
 		h.IdleTimeout = 0 // no close timer racing our requests; we close on errors
 		l.tcp, l.client = h, mb.NewClient(h)
 	case "rtu":
-		h := mb.NewRTUClientHandler(e.addr)
-		h.IdleTimeout = 0
-		h.BaudRate, h.DataBits, h.Parity, h.StopBits = e.baud, e.dataBits, e.parity, e.stopBits
-		l.rtu, l.client = h, mb.NewClient(h)
+		l.rtu, l.serial = mb.NewRTUClientHandler(e.addr), newSerialTransport(e)
+		l.client = mb.NewClient2(l.rtu, l.serial)
 	case "ascii":
-		h := mb.NewASCIIClientHandler(e.addr)
-		h.IdleTimeout = 0
-		h.BaudRate, h.DataBits, h.Parity, h.StopBits = e.baud, e.dataBits, e.parity, e.stopBits
-		l.ascii, l.client = h, mb.NewClient(h)
+		l.ascii, l.serial = mb.NewASCIIClientHandler(e.addr), newSerialTransport(e)
+		l.client = mb.NewClient2(l.ascii, l.serial)
 	}
 	return l
 }
@@ -278,9 +269,9 @@ func (l *link) prepare(slave byte, timeout time.Duration, now time.Time) error {
 	case l.tcp != nil:
 		l.tcp.SlaveId, l.tcp.Timeout = slave, timeout
 	case l.rtu != nil:
-		l.rtu.SlaveId = slave
+		l.rtu.SlaveId, l.serial.timeout = slave, timeout
 	case l.ascii != nil:
-		l.ascii.SlaveId = slave
+		l.ascii.SlaveId, l.serial.timeout = slave, timeout
 	}
 	if l.connected {
 		return nil
@@ -292,16 +283,8 @@ func (l *link) prepare(slave byte, timeout time.Duration, now time.Time) error {
 	switch {
 	case l.tcp != nil:
 		err = l.tcp.Connect()
-	case l.rtu != nil:
-		l.mu.Lock()
-		l.rtu.Timeout = l.timeout // applied when the port opens
-		l.mu.Unlock()
-		err = l.rtu.Connect()
-	case l.ascii != nil:
-		l.mu.Lock()
-		l.ascii.Timeout = l.timeout
-		l.mu.Unlock()
-		err = l.ascii.Connect()
+	case l.serial != nil:
+		err = l.serial.Connect()
 	}
 	if err != nil {
 		l.failures++
@@ -333,10 +316,8 @@ func (l *link) closeHandler() {
 	switch {
 	case l.tcp != nil:
 		l.tcp.Close()
-	case l.rtu != nil:
-		l.rtu.Close()
-	case l.ascii != nil:
-		l.ascii.Close()
+	case l.serial != nil:
+		l.serial.Close()
 	}
 }
 

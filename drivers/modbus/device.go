@@ -28,8 +28,7 @@ type Config struct {
 	// Interval is the polling period; the collector's scheduler reads it,
 	// the driver does not.
 	Interval time.Duration `yaml:"interval"`
-	// Timeout bounds each request (and the TCP connect); default 2s. On a
-	// serial port shared by several devices the largest one applies.
+	// Timeout bounds each request (and the TCP connect); default 2s.
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxGap is how many unused registers (or bits) one read may span to
 	// join two values; default 10, -1 reads every value on its own. A merged
@@ -176,7 +175,7 @@ func New(station model.Station, cfg Config, opts Options) (*Device, error) {
 		status = m.Status.Register()
 	}
 	d.reqs = buildRequests(regs, status, gap)
-	if d.link, err = pool.acquire(ep, cfg.Timeout); err != nil {
+	if d.link, err = pool.acquire(ep); err != nil {
 		return fail("%v", err)
 	}
 	return d, nil

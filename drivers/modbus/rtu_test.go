@@ -72,6 +72,7 @@ func ptyPair(t *testing.T) (string, string) {
 // real bus.
 type rtuResponder struct {
 	mu       sync.Mutex
+	late     time.Duration // when set, the next answer comes this late and holds 0xDEAD
 	holding  map[byte]map[uint16]uint16
 	requests map[byte]int
 	f        *os.File
@@ -127,9 +128,17 @@ func (r *rtuResponder) serve() {
 				resp = binary.BigEndian.AppendUint16(resp, v)
 			}
 		}
+		late := r.late
+		r.late = 0
 		r.mu.Unlock()
 		if resp == nil {
 			continue
+		}
+		if late > 0 && resp[1] == 3 {
+			for k := 3; k+1 < len(resp); k += 2 {
+				resp[k], resp[k+1] = 0xDE, 0xAD
+			}
+			time.Sleep(late)
 		}
 		resp = binary.LittleEndian.AppendUint16(resp, crc16(resp))
 		if _, err := r.f.Write(resp); err != nil {
@@ -310,5 +319,28 @@ func TestASCIIOverPty(t *testing.T) {
 	got := byMetric(s)
 	if got["temperature_c"].V != -3.25 || got["pressure_hpa"].V-1013.2 > 1e-9 || 1013.2-got["pressure_hpa"].V > 1e-9 {
 		t.Fatalf("got %v", s)
+	}
+}
+
+// TestRTULateAnswer: an answer that arrives after the timeout must not be
+// taken for the answer to the next request.
+func TestRTULateAnswer(t *testing.T) {
+	dev, peer := ptyPair(t)
+	resp := startRTUResponder(t, peer)
+	m := mustMap(t, "registers:\n  - {metric: ph, type: holding, address: 0, data_type: uint16, scale: 0.01}\n")
+	resp.load(t, 1, m, map[string]float64{"ph": 7.31})
+	d := newDevice(t, "rtu://"+dev+"?baud=19200", 1, m, nil, func(c *Config) { c.Timeout = 200 * time.Millisecond })
+	resp.mu.Lock()
+	resp.late = 400 * time.Millisecond
+	resp.mu.Unlock()
+	if _, err := d.Poll(context.Background(), time.Now()); err == nil {
+		t.Fatal("late answer: no timeout")
+	}
+	time.Sleep(500 * time.Millisecond) // the late answer is on the line now
+	for i := 0; i < 3; i++ {
+		s, err := d.Poll(context.Background(), time.Now())
+		if err != nil || len(s) != 1 || s[0].V != 7.31 {
+			t.Fatalf("poll %d after a late answer: %v %v", i, s, err)
+		}
 	}
 }
