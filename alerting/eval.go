@@ -452,11 +452,15 @@ func (e *Engine) evalNoDataSample(p *pending, r *Rule, s *model.Sample, observed
 		sg = &seenGroup{labels: g}
 		m[gk] = sg
 	}
-	if s.T > sg.t {
-		sg.t = s.T
+	// Silence is measured on arrival (the engine's clock), not on sample
+	// time: a logger with a wrong clock or a store-and-forward backlog
+	// still counts as reporting.
+	now := e.clock.Now()
+	if t := now.UnixMilli(); t > sg.t {
+		sg.t = t
 	}
 	if a := e.active[ruleKey(r, gk)]; a != nil {
 		a.Value = 0
-		e.resolve(p, a, r, "", time.UnixMilli(s.T), observed, true)
+		e.resolve(p, a, r, "", now, observed, true)
 	}
 }

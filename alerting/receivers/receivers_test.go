@@ -52,3 +52,14 @@ receivers:
 	f("receivers:\n  - name: a\n    type: webhook\n    webhok: {}\n", "r.yaml:4")
 	f("receivers:\n  - name: a\n    type: webhook\n    webhook: {url: \"${NOPE_NOT_SET}\"}\n", "NOPE_NOT_SET")
 }
+
+func TestShippedReceivers(t *testing.T) {
+	set, err := Load("../../configs/alerting-receivers.yaml", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	if len(set.Receivers) == 0 || !set.Receivers[0].SMS {
+		t.Fatalf("receivers %+v", set.Receivers)
+	}
+}
