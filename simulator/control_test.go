@@ -54,8 +54,13 @@ stations:
 
 	var sts []StationInfo
 	getJSON(t, base+"/stations", 200, &sts)
-	if len(sts) != 2 || sts[0].Address == "" || sts[1].Topic != "senml/HN/C-2" || sts[0].Flood == nil {
+	if len(sts) != 2 || sts[0].Address == "" || sts[1].Topic != "senml/HN/C-2" || sts[0].Flood == nil ||
+		sts[0].Interval != time.Second || sts[0].Flood.Rise != time.Hour || sts[0].Name != "C-1" {
 		t.Fatalf("stations: %+v", sts)
+	}
+	raw, _ := json.Marshal(sts[0])
+	if !bytes.Contains(raw, []byte(`"interval":"1s"`)) || !bytes.Contains(raw, []byte(`"rise":"1h0m0s"`)) || !bytes.Contains(raw, []byte(`"province":"HN"`)) {
+		t.Errorf("station JSON: %s", raw)
 	}
 
 	var all struct {
@@ -84,7 +89,7 @@ stations:
 	// Faults on and off.
 	var w FaultWindow
 	postJSON(t, base+"/faults", `{"station":"C-1","kind":"stuck","for":"1m"}`, 200, &w)
-	if w.ID == 0 || w.Kind != FaultStuck || w.To.Sub(w.From) != time.Minute {
+	if w.ID == 0 || w.Kind != FaultStuck || w.To.Sub(w.From) != time.Minute || w.Station != "C-1" {
 		t.Errorf("fault window: %+v", w)
 	}
 	getJSON(t, base+"/truth?station=C-1&param=ph", 200, &one)
