@@ -65,14 +65,21 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // syntax and unknown keys) and the receiver.
 func Parse(file string, data []byte, log zerolog.Logger) (*Set, error) {
 	var missing []string
-	data = envRef.ReplaceAllFunc(data, func(m []byte) []byte {
-		name := string(envRef.FindSubmatch(m)[1])
-		v, ok := os.LookupEnv(name)
-		if !ok {
-			missing = append(missing, name)
+	lines := strings.SplitAfter(string(data), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "#") {
+			continue // comments may show ${VAR} examples
 		}
-		return []byte(v)
-	})
+		lines[i] = envRef.ReplaceAllStringFunc(l, func(m string) string {
+			name := envRef.FindStringSubmatch(m)[1]
+			v, ok := os.LookupEnv(name)
+			if !ok {
+				missing = append(missing, name)
+			}
+			return v
+		})
+	}
+	data = []byte(strings.Join(lines, ""))
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%s: environment variables not set: %s", file, strings.Join(missing, ", "))
 	}
