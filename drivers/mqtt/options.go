@@ -63,12 +63,9 @@ type Options struct {
 	// station, province and kind labels (from the topic, the subscription's
 	// labels or this table). Samples without them are dropped and reported.
 	Stations []model.Station
-	// MaxInFlight caps messages received but not yet acknowledged. A QoS 1
-	// message over the cap is not acknowledged and comes back after a
-	// reconnect, which the subscriber forces once it has caught up; a QoS 0
-	// message over the cap is lost (counted). Keep the broker's per-client
-	// in-flight window (mosquitto max_inflight_messages) at or below it.
-	// Default 1000.
+	// MaxInFlight caps messages received but not yet acknowledged. At the
+	// cap the subscriber stops reading from the broker until the handler
+	// acks (TCP backpressure); nothing is dropped. Default 1000.
 	MaxInFlight int
 	// MaxBatch is the number of samples after which a batch is handed over
 	// even if more messages are waiting. Default 1000.

@@ -30,13 +30,11 @@ type Subscriber struct {
 	queue []inMsg
 	wake  chan struct{}
 
-	inflight   atomic.Int64
-	overflowed atomic.Bool // a QoS 1 message was left unacknowledged over the cap
-	resync     chan struct{}
-	running    atomic.Bool
-	connected  atomic.Bool
+	inflight  atomic.Int64
+	running   atomic.Bool
+	connected atomic.Bool
 
-	received, samples, batches, acked, malformed, dropped, overflow, connects atomic.Uint64
+	received, samples, batches, acked, malformed, dropped, throttled, connects atomic.Uint64
 
 	logLimit logLimiter
 }
@@ -63,7 +61,7 @@ type Stats struct {
 	Acked     uint64 // messages acknowledged (or released, for QoS 0)
 	Malformed uint64 // messages with a decoding problem (good values in them are still kept)
 	Dropped   uint64 // samples dropped: no station/province/kind, or invalid labels
-	Overflow  uint64 // messages over MaxInFlight, left for redelivery
+	Throttled uint64 // times a message waited because MaxInFlight messages were unacknowledged
 	Connects  uint64 // successful connections (first and re-)
 	InFlight  int64  // messages received and not yet acknowledged
 	Connected bool
@@ -84,7 +82,6 @@ func New(opts Options, handler Handler) (*Subscriber, error) {
 		log:      opts.Logger.With().Str("component", "mqtt").Str("client_id", opts.ClientID).Logger(),
 		stations: make(map[string]model.Station, len(opts.Stations)),
 		wake:     make(chan struct{}, 1),
-		resync:   make(chan struct{}, 1),
 	}
 	s.logLimit.max = 20
 	s.logLimit.window = 10 * time.Second
@@ -150,7 +147,7 @@ func (s *Subscriber) Stats() Stats {
 		Acked:     s.acked.Load(),
 		Malformed: s.malformed.Load(),
 		Dropped:   s.dropped.Load(),
-		Overflow:  s.overflow.Load(),
+		Throttled: s.throttled.Load(),
 		Connects:  s.connects.Load(),
 		InFlight:  s.inflight.Load(),
 		Connected: s.connected.Load(),
@@ -181,42 +178,45 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	s.inflight.Store(0)
 	ctx, cancel := context.WithCancel(ctx)
+	r := &run{
+		ctx:   ctx,
+		slots: make(chan struct{}, s.opts.MaxInFlight),
+		acks:  make(chan []paho.Message, 256),
+	}
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		s.dispatch(ctx)
+		s.dispatch(r)
 	}()
-	stop := func() {
-		cancel()
-		wg.Wait()
+	go func() {
+		defer wg.Done()
+		s.acker(r)
+	}()
+	client := s.newClient(r)
+	err := s.connect(ctx, client)
+	if err == nil {
+		<-ctx.Done()
+		client.Disconnect(250)
+		s.connected.Store(false)
+		s.log.Info().Msg("mqtt: stopped")
 	}
-	for {
-		client := s.newClient(ctx)
-		if err := s.connect(ctx, client); err != nil {
-			stop()
-			if ctx.Err() != nil && !errors.Is(err, ErrRefused) {
-				return nil
-			}
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			client.Disconnect(250)
-			s.connected.Store(false)
-			stop()
-			s.log.Info().Msg("mqtt: stopped")
-			return nil
-		case <-s.resync:
-			s.log.Warn().Uint64("overflow", s.overflow.Load()).
-				Msg("mqtt: reconnecting so that the broker redelivers the messages left over max_in_flight")
-			client.Disconnect(250)
-			s.connected.Store(false)
-		}
+	cancel()
+	wg.Wait()
+	if err != nil && (ctx.Err() == nil || errors.Is(err, ErrRefused)) {
+		return err
 	}
+	return nil
 }
 
-func (s *Subscriber) newClient(ctx context.Context) paho.Client {
+// run is the state of one Run call.
+type run struct {
+	ctx   context.Context
+	slots chan struct{}       // one per unacknowledged message
+	acks  chan []paho.Message // acknowledgements for the acker
+}
+
+func (s *Subscriber) newClient(r *run) paho.Client {
 	o := paho.NewClientOptions()
 	for _, b := range s.opts.Brokers {
 		o.AddBroker(b)
@@ -227,6 +227,7 @@ func (s *Subscriber) newClient(ctx context.Context) paho.Client {
 	if s.opts.TLS != nil {
 		o.SetTLSConfig(s.opts.TLS)
 	}
+	o.SetCustomOpenConnectionFn(openConn(s.opts.TLS))
 	o.SetProtocolVersion(4)
 	o.SetCleanSession(s.opts.CleanSession)
 	o.SetOrderMatters(true) // handlers only enqueue, so in-order delivery costs nothing
@@ -239,7 +240,7 @@ func (s *Subscriber) newClient(ctx context.Context) paho.Client {
 	o.SetKeepAlive(s.opts.KeepAlive)
 	o.SetPingTimeout(s.opts.ConnectTimeout)
 	o.SetWriteTimeout(s.opts.ConnectTimeout)
-	o.SetOnConnectHandler(func(c paho.Client) { s.onConnect(ctx, c) })
+	o.SetOnConnectHandler(func(c paho.Client) { s.onConnect(r.ctx, c) })
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
 		s.connected.Store(false)
 		s.log.Warn().Err(err).Msg("mqtt: connection lost, reconnecting")
@@ -247,12 +248,12 @@ func (s *Subscriber) newClient(ctx context.Context) paho.Client {
 	o.SetReconnectingHandler(func(_ paho.Client, _ *paho.ClientOptions) {
 		s.log.Debug().Msg("mqtt: reconnecting")
 	})
-	o.SetDefaultPublishHandler(s.onMessage(nil))
+	o.SetDefaultPublishHandler(s.onMessage(r, nil))
 	client := paho.NewClient(o)
 	// Routes before connecting: a persistent session may deliver queued
 	// messages as soon as the connection is up, before we subscribe.
 	for _, sub := range s.subs {
-		client.AddRoute(sub.filter, s.onMessage(sub))
+		client.AddRoute(sub.filter, s.onMessage(r, sub))
 	}
 	return client
 }
@@ -334,23 +335,24 @@ func (s *Subscriber) onConnect(ctx context.Context, c paho.Client) {
 	s.log.Info().Int("subscriptions", len(filters)).Msg("mqtt: connected and subscribed")
 }
 
-// onMessage returns the paho handler of a subscription. It never blocks:
-// it only queues the message for the dispatcher.
-func (s *Subscriber) onMessage(sub *subscription) paho.MessageHandler {
+// onMessage returns the paho handler of a subscription. It does no work
+// besides queueing the message for the dispatcher; it waits only when
+// MaxInFlight messages are unacknowledged, which holds back the broker
+// (TCP backpressure) until acknowledgements free a slot.
+func (s *Subscriber) onMessage(r *run, sub *subscription) paho.MessageHandler {
 	return func(_ paho.Client, m paho.Message) {
 		s.received.Add(1)
-		if s.inflight.Add(1) > int64(s.opts.MaxInFlight) {
-			s.inflight.Add(-1)
-			s.overflow.Add(1)
-			if m.Qos() > 0 {
-				s.overflowed.Store(true)
+		select {
+		case r.slots <- struct{}{}:
+		default:
+			s.throttled.Add(1)
+			select {
+			case r.slots <- struct{}{}:
+			case <-r.ctx.Done():
+				return // not acknowledged: the broker redelivers it
 			}
-			if s.logLimit.allow() {
-				s.log.Warn().Str("topic", m.Topic()).Int("max_in_flight", s.opts.MaxInFlight).Uint8("qos", m.Qos()).
-					Msg("mqtt: too many unacknowledged messages; message left for redelivery (QoS 1) or lost (QoS 0)")
-			}
-			return
 		}
+		s.inflight.Add(1)
 		im := inMsg{msg: m, sub: sub, received: s.opts.Now().UnixMilli()}
 		s.mu.Lock()
 		s.queue = append(s.queue, im)
@@ -363,14 +365,14 @@ func (s *Subscriber) onMessage(sub *subscription) paho.MessageHandler {
 }
 
 // dispatch decodes queued messages and hands batches to the handler.
-func (s *Subscriber) dispatch(ctx context.Context) {
+func (s *Subscriber) dispatch(r *run) {
 	var (
 		batch []model.Sample
 		msgs  []paho.Message
 	)
 	for {
 		select {
-		case <-ctx.Done():
+		case <-r.ctx.Done():
 			return
 		case <-s.wake:
 		}
@@ -383,50 +385,70 @@ func (s *Subscriber) dispatch(ctx context.Context) {
 				break
 			}
 			for _, im := range q {
-				if ctx.Err() != nil {
+				if r.ctx.Err() != nil {
 					return // unacknowledged: the broker redelivers them
 				}
 				batch = s.decode(batch, im)
 				msgs = append(msgs, im.msg)
 				if len(batch) >= s.opts.MaxBatch {
-					s.flush(ctx, batch, msgs)
+					s.flush(r, batch, msgs)
 					batch, msgs = nil, nil
 				}
 			}
 		}
 		if len(msgs) > 0 {
-			s.flush(ctx, batch, msgs)
+			s.flush(r, batch, msgs)
 			batch, msgs = nil, nil
 		}
 	}
 }
 
-func (s *Subscriber) flush(ctx context.Context, batch []model.Sample, msgs []paho.Message) {
-	ack := s.ackFunc(msgs)
+func (s *Subscriber) flush(r *run, batch []model.Sample, msgs []paho.Message) {
+	ack := s.ackFunc(r, msgs)
 	if len(batch) == 0 {
 		ack() // only malformed messages: nothing to store
 		return
 	}
 	s.samples.Add(uint64(len(batch)))
 	s.batches.Add(1)
-	s.handler(ctx, batch, ack)
+	s.handler(r.ctx, batch, ack)
 }
 
-func (s *Subscriber) ackFunc(msgs []paho.Message) func() {
+// ackFunc returns the ack of one batch: it hands the messages to the acker
+// (so the caller does not wait for the network) and frees their slots.
+func (s *Subscriber) ackFunc(r *run, msgs []paho.Message) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			select {
+			case r.acks <- msgs:
+			case <-r.ctx.Done():
+				// The connection is gone; paho would drop the ack anyway
+				// and the broker redelivers.
+			}
+			for range msgs {
+				select {
+				case <-r.slots:
+				default:
+				}
+			}
+			s.inflight.Add(-int64(len(msgs)))
+		})
+	}
+}
+
+// acker sends acknowledgements in the order the batches were acked.
+func (s *Subscriber) acker(r *run) {
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case msgs := <-r.acks:
 			for _, m := range msgs {
 				m.Ack()
 			}
 			s.acked.Add(uint64(len(msgs)))
-			if s.inflight.Add(-int64(len(msgs))) == 0 && s.overflowed.CompareAndSwap(true, false) {
-				select {
-				case s.resync <- struct{}{}:
-				default:
-				}
-			}
-		})
+		}
 	}
 }
 
@@ -448,6 +470,7 @@ func (s *Subscriber) decode(batch []model.Sample, im inMsg) []model.Sample {
 		return batch
 	}
 	labels = mergeLabels(labels, im.sub.labels)
+	labels = s.stationLabels(labels)
 	meta := Meta{Labels: labels, Parameter: param, Received: im.received, Rename: im.sub.cfg.Rename}
 	n := len(batch)
 	batch, err := im.sub.decode(batch, payload, &meta)
@@ -490,6 +513,24 @@ func mergeLabels(ls, static model.Labels) model.Labels {
 		out.Sort()
 	}
 	return out
+}
+
+// stationLabels adds province and kind from the station table to the
+// labels of a message whose topic names the station, once per message
+// rather than once per sample.
+func (s *Subscriber) stationLabels(ls model.Labels) model.Labels {
+	st, ok := s.stations[ls.Get(model.LabelStation)]
+	if !ok {
+		return ls
+	}
+	var add model.Labels
+	if st.Province != "" && ls.Get(model.LabelProvince) == "" {
+		add = append(add, model.Label{Name: model.LabelProvince, Value: st.Province})
+	}
+	if st.Kind != "" && ls.Get(model.LabelKind) == "" {
+		add = append(add, model.Label{Name: model.LabelKind, Value: st.Kind})
+	}
+	return mergeLabels(ls, add)
 }
 
 // enrich fills province and kind from the station table and checks the

@@ -285,7 +285,7 @@ func TestSubscriberBrokerRestartMosquitto(t *testing.T) {
 	checkValuesDup(t, col.samples[n0+20:], 20, 100, true)
 }
 
-func TestSubscriberOverflowIsRedelivered(t *testing.T) {
+func TestSubscriberMaxInFlightHoldsBack(t *testing.T) {
 	broker := startMochi(t)
 	opts := testOptions(broker)
 	opts.Username, opts.Password = testUser, testPassword
@@ -300,33 +300,33 @@ func TestSubscriberOverflowIsRedelivered(t *testing.T) {
 	const n = 40
 	topics, payloads := makeMessages(n, 0)
 	newPublisher(t, broker, pubUser, pubPassword).publishAll(t, topics, payloads)
-	// Ack whatever arrives until every value was seen at least once.
+	col.waitFor(t, opts.MaxInFlight, 30*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if got := col.count(); got != opts.MaxInFlight {
+		t.Fatalf("%d samples handed over with acks held; want the cap %d", got, opts.MaxInFlight)
+	}
+	if st := s.Stats(); st.Throttled == 0 || st.InFlight != int64(opts.MaxInFlight) {
+		t.Fatalf("stats %+v: want throttling at the cap", st)
+	}
+	// Ack whatever arrives until everything is in.
 	deadline := time.Now().Add(60 * time.Second)
-	for {
+	for col.count() < n {
 		col.mu.Lock()
 		acks := col.acks
 		col.acks = nil
-		seen := map[float64]bool{}
-		for _, smp := range col.samples {
-			seen[smp.V] = true
-		}
 		col.mu.Unlock()
 		for _, ack := range acks {
 			ack()
 		}
-		if len(seen) == n {
-			break
-		}
 		if time.Now().After(deadline) {
-			t.Fatalf("saw %d of %d values; stats %+v", len(seen), n, s.Stats())
+			t.Fatalf("got %d of %d; stats %+v", col.count(), n, s.Stats())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
-	st := s.Stats()
-	if st.Overflow == 0 || st.Connects < 2 {
-		t.Errorf("want overflow and a forced reconnect; stats %+v", st)
-	}
-	t.Logf("stats %+v", st)
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	checkValues(t, col.samples, n, 0)
+	t.Logf("stats %+v", s.Stats())
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
