@@ -78,10 +78,17 @@ func LoadReplay(path string) (*Replay, error) {
 	return r, nil
 }
 
+// beijingRow is one parsed row: numeric columns in beijingNumeric order,
+// then wd in degrees; NaN for NA.
 type beijingRow struct {
 	clock time.Time
-	vals  map[string]float64
+	vals  [12]float64
 }
+
+// beijingNumeric are the numeric columns, in beijingRow order.
+var beijingNumeric = []string{"PM2.5", "PM10", "SO2", "NO2", "CO", "O3", "TEMP", "PRES", "DEWP", "RAIN", "WSPM"}
+
+const beijingWD = 11 // index of wd in beijingRow.vals
 
 // ParseReplay reads Beijing CSV data. Rows that cannot be parsed are
 // skipped and counted (Skipped, SkipErr); only a wrong header or a file
@@ -89,6 +96,7 @@ type beijingRow struct {
 func ParseReplay(in io.Reader) (*Replay, error) {
 	cr := csv.NewReader(in)
 	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err != nil {
 		return nil, fmt.Errorf("read header: %w", err)
@@ -121,7 +129,7 @@ func ParseReplay(in io.Reader) (*Replay, error) {
 			continue
 		}
 		if rp.Station == "" {
-			rp.Station = station
+			rp.Station = strings.Clone(station) // the record is reused
 		}
 		rows = append(rows, row)
 	}
@@ -134,24 +142,25 @@ func ParseReplay(in io.Reader) (*Replay, error) {
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].clock.Before(rows[j].clock) })
 	rp.First = rows[0].clock
 	rp.Hours = int(rows[len(rows)-1].clock.Sub(rp.First)/time.Hour) + 1
-	for _, c := range append(beijingColumnsNumeric(), "wd") {
+	cols := make([][]float64, len(beijingNumeric)+1)
+	for i := range cols {
 		col := make([]float64, rp.Hours)
-		for i := range col {
-			col[i] = math.NaN() // hours without a row are gaps
+		for j := range col {
+			col[j] = math.NaN() // hours without a row are gaps
 		}
-		rp.cols[c] = col
+		cols[i] = col
 	}
 	for _, r := range rows {
 		h := int(r.clock.Sub(rp.First) / time.Hour)
-		for c, v := range r.vals {
-			rp.cols[c][h] = v
+		for i, v := range r.vals {
+			cols[i][h] = v
 		}
 	}
+	for i, c := range beijingNumeric {
+		rp.cols[c] = cols[i]
+	}
+	rp.cols["wd"] = cols[beijingWD]
 	return rp, nil
-}
-
-func beijingColumnsNumeric() []string {
-	return []string{"PM2.5", "PM10", "SO2", "NO2", "CO", "O3", "TEMP", "PRES", "DEWP", "RAIN", "WSPM"}
 }
 
 func (r *Replay) skip(err error) {
@@ -180,11 +189,9 @@ func parseBeijingRow(rec []string, idx map[string]int) (beijingRow, string, erro
 	if ymdh[1] < 1 || ymdh[1] > 12 || ymdh[2] < 1 || ymdh[2] > 31 || ymdh[3] < 0 || ymdh[3] > 23 {
 		return beijingRow{}, "", fmt.Errorf("bad date %d-%d-%d hour %d", ymdh[0], ymdh[1], ymdh[2], ymdh[3])
 	}
-	row := beijingRow{
-		clock: time.Date(ymdh[0], time.Month(ymdh[1]), ymdh[2], ymdh[3], 0, 0, 0, time.UTC),
-		vals:  map[string]float64{},
-	}
-	for _, c := range beijingColumnsNumeric() {
+	row := beijingRow{clock: time.Date(ymdh[0], time.Month(ymdh[1]), ymdh[2], ymdh[3], 0, 0, 0, time.UTC)}
+	for i, c := range beijingNumeric {
+		row.vals[i] = math.NaN()
 		s := get(c)
 		if s == "NA" || s == "" {
 			continue
@@ -193,14 +200,15 @@ func parseBeijingRow(rec []string, idx map[string]int) (beijingRow, string, erro
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			return beijingRow{}, "", fmt.Errorf("column %s: bad number %q", c, s)
 		}
-		row.vals[c] = v
+		row.vals[i] = v
 	}
+	row.vals[beijingWD] = math.NaN()
 	if wd := get("wd"); wd != "NA" && wd != "" {
 		deg, ok := compass[wd]
 		if !ok {
 			return beijingRow{}, "", fmt.Errorf("column wd: unknown compass point %q", wd)
 		}
-		row.vals["wd"] = deg
+		row.vals[beijingWD] = deg
 	}
 	return row, get("station"), nil
 }
