@@ -56,7 +56,7 @@ func (db *DB) maintainLoop(ctx context.Context) {
 		case <-db.sealCh:
 		case <-sealT.C:
 		case <-compactC:
-			if err := db.compact(ctx); err != nil {
+			if err := db.compact(ctx, false); err != nil {
 				db.log.Error().Err(err).Msg("compaction failed")
 			}
 			continue

@@ -77,7 +77,7 @@ func TestRetentionAndOutOfOrderWindow(t *testing.T) {
 	if err := db.seal(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.compact(context.Background()); err != nil {
+	if err := db.compact(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
 	res := mustAppend(t, db, []model.Sample{

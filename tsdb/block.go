@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"math"
 
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/decimal"
@@ -13,209 +12,362 @@ import (
 	"github.com/quantrac/quantrac/model"
 )
 
-// Block format (version 1), one series, up to Options.MaxBlockSamples points
-// sorted by time without duplicate timestamps:
+// Block format (version 1): the points of one series, sorted by time with
+// distinct timestamps, uncompressed; blocks are compressed together in
+// frames (see part.go). Integers are lib/encoding zig-zag varints.
 //
-//	block   = crc (uint32 LE, CRC32C of the rest) | count uvarint | times | values | quality
-//	times   = marshal type byte | first varint | len uvarint | bytes   (lib/encoding timestamps)
-//	values  = codec byte | codec data
-//	          codecDecimal: exponent varint | marshal type byte | first varint | len uvarint | bytes
-//	          codecFloatBits: marshal type byte | first varint | len uvarint | bytes (IEEE bits as int64)
-//	quality = runs uvarint | (quality byte | run length uvarint)*
+//	block   = count uvarint | times | values | quality
+//	times   = tsDelta: first varint | delta varint                  (regular sampling)
+//	        | tsDoD:   first varint | delta varint | delta-of-delta varint * (count-2)
+//	values  = valConst:   IEEE bits uint64 LE                        (one value repeated)
+//	        | valDecimal1: exponent varint | first varint | delta varint * (count-1)
+//	        | valDecimal2: exponent varint | first varint | delta varint | delta-of-delta varint * (count-2)
+//	        | valXOR:      (IEEE bits XOR previous bits) uint64 BE * count
+//	quality = runs uvarint | (quality byte | run length uvarint) * runs
+//
+// Values go through lib/decimal (mantissa and common exponent) when that
+// round-trips exactly; the encoder tries the decimal codecs and keeps the
+// smaller.
 const (
-	codecDecimal   byte = 1
-	codecFloatBits byte = 2
+	tsDelta byte = 1
+	tsDoD   byte = 2
+
+	valConst    byte = 1
+	valDecimal1 byte = 2
+	valDecimal2 byte = 3
+	valXOR      byte = 4
 
 	// maxBlockCount bounds the count a decoder accepts.
 	maxBlockCount = 1 << 20
 )
 
+var errBadBlock = errors.New("malformed block")
+
 // blockEncoder holds scratch buffers reused across blocks.
 type blockEncoder struct {
-	ts   []int64
 	vs   []float64
 	ints []int64
-	tmp  []byte
+	d    []int64
 }
 
 // appendBlock encodes pts (sorted, distinct T, 1..maxBlockCount points) and
 // appends the block to dst.
 func (e *blockEncoder) appendBlock(dst []byte, pts []model.Point) []byte {
-	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0)
-	dst = binary.AppendUvarint(dst, uint64(len(pts)))
+	n := len(pts)
+	dst = binary.AppendUvarint(dst, uint64(n))
 
-	e.ts = e.ts[:0]
-	e.vs = e.vs[:0]
-	for _, p := range pts {
-		e.ts = append(e.ts, p.T)
-		e.vs = append(e.vs, p.V)
-	}
-	e.tmp, dst = appendInts(e.tmp[:0], dst, e.ts)
-
-	// Values: decimal when it round-trips exactly, else raw IEEE bits.
-	var exp int16
-	e.ints, exp = decimal.AppendFloatToDecimal(e.ints[:0], e.vs)
-	exact := true
-	for i, v := range e.ints {
-		if math.Float64bits(decimal.ToFloat(v, exp)) != math.Float64bits(e.vs[i]) {
-			exact = false
+	// Timestamps.
+	regular := true
+	for i := 2; i < n; i++ {
+		if pts[i].T-pts[i-1].T != pts[1].T-pts[0].T {
+			regular = false
 			break
 		}
 	}
-	if exact {
-		dst = append(dst, codecDecimal)
-		dst = binary.AppendVarint(dst, int64(exp))
+	if regular {
+		dst = append(dst, tsDelta)
+		dst = encoding.MarshalVarInt64(dst, pts[0].T)
+		var d int64
+		if n > 1 {
+			d = pts[1].T - pts[0].T
+		}
+		dst = encoding.MarshalVarInt64(dst, d)
 	} else {
-		dst = append(dst, codecFloatBits)
-		e.ints = e.ints[:0]
-		for _, v := range e.vs {
-			e.ints = append(e.ints, int64(math.Float64bits(v)))
+		dst = append(dst, tsDoD)
+		dst = encoding.MarshalVarInt64(dst, pts[0].T)
+		dst = encoding.MarshalVarInt64(dst, pts[1].T-pts[0].T)
+		e.d = e.d[:0]
+		for i := 2; i < n; i++ {
+			e.d = append(e.d, (pts[i].T-pts[i-1].T)-(pts[i-1].T-pts[i-2].T))
+		}
+		dst = encoding.MarshalVarInt64s(dst, e.d)
+	}
+
+	// Values.
+	e.vs = e.vs[:0]
+	same := true
+	b0 := math.Float64bits(pts[0].V)
+	for _, p := range pts {
+		e.vs = append(e.vs, p.V)
+		if math.Float64bits(p.V) != b0 {
+			same = false
 		}
 	}
-	e.tmp, dst = appendInts(e.tmp[:0], dst, e.ints)
+	switch {
+	case same:
+		dst = append(dst, valConst)
+		dst = binary.LittleEndian.AppendUint64(dst, b0)
+	default:
+		var exp int16
+		e.ints, exp = decimal.AppendFloatToDecimal(e.ints[:0], e.vs)
+		exact := true
+		for i, v := range e.ints {
+			if math.Float64bits(decimal.ToFloat(v, exp)) != math.Float64bits(e.vs[i]) {
+				exact = false
+				break
+			}
+		}
+		if !exact {
+			dst = append(dst, valXOR)
+			prev := uint64(0)
+			for _, v := range e.vs {
+				b := math.Float64bits(v)
+				dst = binary.BigEndian.AppendUint64(dst, b^prev)
+				prev = b
+			}
+			break
+		}
+		// Try first and second differences; keep the shorter.
+		var s1, s2 int
+		for i := 1; i < n; i++ {
+			s1 += varintLen(e.ints[i] - e.ints[i-1])
+			if i >= 2 {
+				s2 += varintLen((e.ints[i] - e.ints[i-1]) - (e.ints[i-1] - e.ints[i-2]))
+			}
+		}
+		if n > 2 && s2 < s1 {
+			dst = append(dst, valDecimal2)
+			dst = encoding.MarshalVarInt64(dst, int64(exp))
+			dst = encoding.MarshalVarInt64(dst, e.ints[0])
+			dst = encoding.MarshalVarInt64(dst, e.ints[1]-e.ints[0])
+			e.d = e.d[:0]
+			for i := 2; i < n; i++ {
+				e.d = append(e.d, (e.ints[i]-e.ints[i-1])-(e.ints[i-1]-e.ints[i-2]))
+			}
+		} else {
+			dst = append(dst, valDecimal1)
+			dst = encoding.MarshalVarInt64(dst, int64(exp))
+			dst = encoding.MarshalVarInt64(dst, e.ints[0])
+			e.d = e.d[:0]
+			for i := 1; i < n; i++ {
+				e.d = append(e.d, e.ints[i]-e.ints[i-1])
+			}
+		}
+		dst = encoding.MarshalVarInt64s(dst, e.d)
+	}
 
 	// Quality as run lengths.
-	runsAt := len(dst)
-	_ = runsAt
 	var runs uint64
-	for i := 0; i < len(pts); {
-		j := i + 1
-		for j < len(pts) && pts[j].Q == pts[i].Q {
-			j++
+	for i := 0; i < n; i++ {
+		if i == 0 || pts[i].Q != pts[i-1].Q {
+			runs++
 		}
-		runs++
-		i = j
 	}
 	dst = binary.AppendUvarint(dst, runs)
-	for i := 0; i < len(pts); {
+	for i := 0; i < n; {
 		j := i + 1
-		for j < len(pts) && pts[j].Q == pts[i].Q {
+		for j < n && pts[j].Q == pts[i].Q {
 			j++
 		}
 		dst = append(dst, byte(pts[i].Q))
 		dst = binary.AppendUvarint(dst, uint64(j-i))
 		i = j
 	}
-	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+4:], castagnoli))
 	return dst
 }
 
-// appendInts writes one lib/encoding int64 column.
-func appendInts(tmp, dst []byte, a []int64) ([]byte, []byte) {
-	tmp, mt, first := encoding.MarshalValues(tmp, a, 64)
-	dst = append(dst, byte(mt))
-	dst = binary.AppendVarint(dst, first)
-	dst = binary.AppendUvarint(dst, uint64(len(tmp)))
-	dst = append(dst, tmp...)
-	return tmp, dst
+func varintLen(v int64) int {
+	u := uint64((v << 1) ^ (v >> 63))
+	n := 1
+	for u >= 0x80 {
+		u >>= 7
+		n++
+	}
+	return n
 }
 
-// blockDecoder decodes blocks, reusing buffers.
+// blockDecoder decodes blocks, reusing buffers, and caches the last
+// decompressed frame.
 type blockDecoder struct {
-	ts   []int64
-	ints []int64
-	vs   []float64
+	d []int64
+
+	framePart *part
+	frameIdx  int
+	frame     []byte
 }
 
-var errBadBlock = errors.New("malformed block")
+func (d *blockDecoder) ints(rd *recDecoder, n int) []int64 {
+	if rd.err != nil {
+		return nil
+	}
+	if cap(d.d) < n {
+		d.d = make([]int64, n)
+	}
+	d.d = d.d[:n]
+	tail, err := encoding.UnmarshalVarInt64s(d.d, rd.b)
+	if err != nil {
+		rd.err = err
+		return nil
+	}
+	rd.b = tail
+	return d.d
+}
 
-// decodeBlock decodes a block and appends its points to dst. It returns an
-// error, never panics, on damaged input.
-func (d *blockDecoder) decodeBlock(dst []model.Point, b []byte) (out []model.Point, err error) {
+func (rd *recDecoder) zvarint() int64 {
+	if rd.err != nil {
+		return 0
+	}
+	v, n := encoding.UnmarshalVarInt64(rd.b)
+	if n <= 0 {
+		rd.err = errShortRecord
+		return 0
+	}
+	rd.b = rd.b[n:]
+	return v
+}
+
+// decodeBlock decodes one block from b and appends its points to dst. It
+// returns the unread tail of b. It returns an error, never panics, on
+// damaged input.
+func (d *blockDecoder) decodeBlock(dst []model.Point, b []byte) (out []model.Point, tail []byte, err error) {
+	base := len(dst)
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = dst, fmt.Errorf("decode block: %w: %v", errBadBlock, r)
+			out, tail, err = dst[:base], nil, fmt.Errorf("decode block: %w: %v", errBadBlock, r)
 		}
 	}()
-	if len(b) < 5 {
-		return dst, fmt.Errorf("decode block: %w: %d bytes", errBadBlock, len(b))
+	bad := func(what string) ([]model.Point, []byte, error) {
+		return dst[:base], nil, fmt.Errorf("decode block: %w: %s", errBadBlock, what)
 	}
-	if crc32.Checksum(b[4:], castagnoli) != binary.LittleEndian.Uint32(b) {
-		return dst, fmt.Errorf("decode block: %w: checksum mismatch", errBadBlock)
+	rd := recDecoder{b: b}
+	un := rd.uvarint()
+	if rd.err != nil || un == 0 || un > maxBlockCount {
+		return bad(fmt.Sprintf("count %d", un))
 	}
-	rd := recDecoder{b: b[4:]}
-	n := rd.uvarint()
-	if rd.err != nil || n == 0 || n > maxBlockCount {
-		return dst, fmt.Errorf("decode block: %w: count %d", errBadBlock, n)
+	n := int(un)
+	// Timestamps.
+	kind := rd.bytes(1)
+	if rd.err != nil {
+		return bad("no timestamp kind")
 	}
-	cnt := int(n)
-	d.ts, err = readInts(&rd, d.ts[:0], cnt)
-	if err != nil {
-		return dst, fmt.Errorf("decode block timestamps: %w", err)
+	t := rd.zvarint()
+	delta := rd.zvarint()
+	if rd.err != nil {
+		return bad("truncated timestamps")
 	}
+	if t < model.MinTime || t >= model.MaxTime {
+		return bad("first timestamp out of range")
+	}
+	switch kind[0] {
+	case tsDelta:
+		if n > 1 && (delta <= 0 || delta >= model.MaxTime) {
+			return bad("timestamps not increasing")
+		}
+		for i := 0; i < n; i++ {
+			if t >= model.MaxTime {
+				return bad("timestamp out of range")
+			}
+			dst = append(dst, model.Point{T: t})
+			t += delta
+		}
+	case tsDoD:
+		if n < 2 {
+			return bad("delta-of-delta block with one point")
+		}
+		dod := d.ints(&rd, n-2)
+		if rd.err != nil {
+			return bad("truncated timestamps")
+		}
+		dst = append(dst, model.Point{T: t})
+		for i := 1; i < n; i++ {
+			if i >= 2 {
+				delta += dod[i-2]
+			}
+			if delta <= 0 || delta >= model.MaxTime {
+				return bad("timestamps not increasing")
+			}
+			t += delta
+			if t >= model.MaxTime {
+				return bad("timestamp out of range")
+			}
+			dst = append(dst, model.Point{T: t})
+		}
+	default:
+		return bad(fmt.Sprintf("timestamp kind %d", kind[0]))
+	}
+	pts := dst[base:]
+	// Values.
 	codec := rd.bytes(1)
 	if rd.err != nil {
-		return dst, fmt.Errorf("decode block: %w: no value codec", errBadBlock)
+		return bad("no value codec")
 	}
-	var exp int64
 	switch codec[0] {
-	case codecDecimal:
-		exp = rd.varint()
+	case valConst:
+		vb := rd.bytes(8)
+		if rd.err != nil {
+			return bad("truncated values")
+		}
+		v := math.Float64frombits(binary.LittleEndian.Uint64(vb))
+		for i := range pts {
+			pts[i].V = v
+		}
+	case valDecimal1, valDecimal2:
+		exp := rd.zvarint()
+		m := rd.zvarint()
 		if rd.err != nil || exp < math.MinInt16 || exp > math.MaxInt16 {
-			return dst, fmt.Errorf("decode block: %w: exponent", errBadBlock)
+			return bad("decimal header")
 		}
-	case codecFloatBits:
-	default:
-		return dst, fmt.Errorf("decode block: %w: unknown value codec %d", errBadBlock, codec[0])
-	}
-	d.ints, err = readInts(&rd, d.ints[:0], cnt)
-	if err != nil {
-		return dst, fmt.Errorf("decode block values: %w", err)
-	}
-	runs := rd.uvarint()
-	if rd.err != nil || runs > uint64(cnt) {
-		return dst, fmt.Errorf("decode block: %w: %d quality runs", errBadBlock, runs)
-	}
-	base := len(dst)
-	for i := 0; i < cnt; i++ {
-		var v float64
-		if codec[0] == codecDecimal {
-			v = decimal.ToFloat(d.ints[i], int16(exp))
+		e16 := int16(exp)
+		pts[0].V = decimal.ToFloat(m, e16)
+		if codec[0] == valDecimal1 {
+			ds := d.ints(&rd, n-1)
+			if rd.err != nil {
+				return bad("truncated values")
+			}
+			for i := 1; i < n; i++ {
+				m += ds[i-1]
+				pts[i].V = decimal.ToFloat(m, e16)
+			}
 		} else {
-			v = math.Float64frombits(uint64(d.ints[i]))
+			if n < 2 {
+				return bad("second-difference block with one point")
+			}
+			dd := rd.zvarint()
+			ds := d.ints(&rd, n-2)
+			if rd.err != nil {
+				return bad("truncated values")
+			}
+			for i := 1; i < n; i++ {
+				if i >= 2 {
+					dd += ds[i-2]
+				}
+				m += dd
+				pts[i].V = decimal.ToFloat(m, e16)
+			}
 		}
-		if i > 0 && d.ts[i] <= d.ts[i-1] {
-			return dst[:base], fmt.Errorf("decode block: %w: timestamps not increasing", errBadBlock)
+	case valXOR:
+		vb := rd.bytes(uint64(n) * 8)
+		if rd.err != nil {
+			return bad("truncated values")
 		}
-		dst = append(dst, model.Point{T: d.ts[i], V: v})
+		prev := uint64(0)
+		for i := range pts {
+			prev ^= binary.BigEndian.Uint64(vb[i*8:])
+			pts[i].V = math.Float64frombits(prev)
+		}
+	default:
+		return bad(fmt.Sprintf("value codec %d", codec[0]))
 	}
-	pos := base
+	// Quality.
+	runs := rd.uvarint()
+	if rd.err != nil || runs > uint64(n) {
+		return bad("quality runs")
+	}
+	pos := 0
 	for r := uint64(0); r < runs; r++ {
 		qb := rd.bytes(1)
 		l := rd.uvarint()
-		if rd.err != nil || l > uint64(len(dst)-pos) {
-			return dst[:base], fmt.Errorf("decode block: %w: quality run", errBadBlock)
+		if rd.err != nil || l > uint64(n-pos) {
+			return bad("quality run")
 		}
+		q := model.Quality(qb[0])
 		for k := 0; k < int(l); k++ {
-			dst[pos].Q = model.Quality(qb[0])
+			pts[pos].Q = q
 			pos++
 		}
 	}
-	if pos != len(dst) {
-		return dst[:base], fmt.Errorf("decode block: %w: quality runs cover %d of %d points", errBadBlock, pos-base, cnt)
+	if pos != n {
+		return bad("quality runs do not cover the block")
 	}
-	return dst, nil
-}
-
-func readInts(rd *recDecoder, dst []int64, cnt int) ([]int64, error) {
-	mt := rd.bytes(1)
-	first := rd.varint()
-	l := rd.uvarint()
-	data := rd.bytes(l)
-	if rd.err != nil {
-		return dst, fmt.Errorf("%w: truncated column", errBadBlock)
-	}
-	m := encoding.MarshalType(mt[0])
-	if err := encoding.CheckMarshalType(m); err != nil {
-		return dst, fmt.Errorf("%w: %v", errBadBlock, err)
-	}
-	out, err := encoding.UnmarshalValues(dst, data, m, first, cnt)
-	if err != nil {
-		return dst, fmt.Errorf("%w: %v", errBadBlock, err)
-	}
-	if len(out) != cnt {
-		return dst, fmt.Errorf("%w: column has %d of %d items", errBadBlock, len(out), cnt)
-	}
-	return out, nil
+	return dst, rd.b, nil
 }

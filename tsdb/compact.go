@@ -8,10 +8,16 @@ import (
 	"github.com/quantrac/quantrac/model"
 )
 
-// compact drops partitions past retention and merges every partition that
-// has more than one part into a single part (recomputing its rollups). It
-// stops between partitions when ctx ends.
-func (db *DB) compact(ctx context.Context) error {
+// maxHotParts is how many parts the newest partition may collect before
+// the background compactor merges them.
+const maxHotParts = 8
+
+// compact drops partitions past retention and merges partitions that have
+// more than one part into a single part (recomputing its rollups): all of
+// them when all is set (Close), else all but the newest partition unless it
+// has maxHotParts. It also rewrites a single-part partition that turned cold
+// with ColdCompressLevel. It stops between partitions when ctx ends.
+func (db *DB) compact(ctx context.Context, all bool) error {
 	db.sealMu.Lock()
 	defer db.sealMu.Unlock()
 	if err := db.applyRetention(); err != nil {
@@ -19,8 +25,13 @@ func (db *DB) compact(ctx context.Context) error {
 	}
 	ps := db.currentParts()
 	defer ps.decRef()
-	for _, pt := range ps.partitions {
-		if len(pt.parts) < 2 {
+	maxT := db.maxT.Load()
+	for i, pt := range ps.partitions {
+		newest := i == len(ps.partitions)-1
+		cold := pt.end+db.opts.ColdAfter.Milliseconds() <= maxT
+		merge := len(pt.parts) > 1 && (all || !newest || len(pt.parts) >= maxHotParts)
+		recompress := len(pt.parts) == 1 && cold && pt.parts[0].level < db.opts.ColdCompressLevel
+		if !merge && !recompress {
 			continue
 		}
 		if err := ctx.Err(); err != nil {

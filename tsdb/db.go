@@ -146,7 +146,7 @@ func (db *DB) Close() error {
 	if err := db.seal(context.Background()); err != nil {
 		errs = append(errs, fmt.Errorf("seal head: %w", err))
 	}
-	if err := db.compact(context.Background()); err != nil {
+	if err := db.compact(context.Background(), true); err != nil {
 		errs = append(errs, fmt.Errorf("compact: %w", err))
 	}
 	if err := db.wal.close(); err != nil {

@@ -2,6 +2,7 @@ package tsdb
 
 import (
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/quantrac/quantrac/model"
@@ -18,23 +19,34 @@ func FuzzBlockDecode(f *testing.F) {
 		pts[i] = model.Point{T: int64(i) * 3600_000, V: float64(i%17) * 1.25}
 	}
 	f.Add(e.appendBlock(nil, pts))
+	pts[7].T += 5
+	pts[9].V = 1.0 / 3
+	f.Add(e.appendBlock(nil, pts))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var d blockDecoder
-		out, err := d.decodeBlock(nil, b)
+		out, _, err := d.decodeBlock(nil, b)
 		if err != nil {
 			return
 		}
-		for i := 1; i < len(out); i++ {
-			if out[i].T <= out[i-1].T {
+		for i := range out {
+			if i > 0 && out[i].T <= out[i-1].T {
 				t.Fatalf("decoded timestamps not increasing")
+			}
+			if out[i].T < model.MinTime || out[i].T >= model.MaxTime {
+				t.Fatalf("decoded timestamp %d out of range", out[i].T)
 			}
 		}
 		// Re-encoding what decoded must decode to the same points.
 		var e blockEncoder
-		out2, err := d.decodeBlock(nil, e.appendBlock(nil, out))
+		out2, _, err := d.decodeBlock(nil, e.appendBlock(nil, out))
 		if err != nil || len(out2) != len(out) {
 			t.Fatalf("re-encode: %v", err)
+		}
+		for i := range out {
+			if out[i].T != out2[i].T || math.Float64bits(out[i].V) != math.Float64bits(out2[i].V) || out[i].Q != out2[i].Q {
+				t.Fatalf("point %d: %+v re-encoded as %+v", i, out[i], out2[i])
+			}
 		}
 	})
 }

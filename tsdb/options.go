@@ -67,6 +67,14 @@ type Options struct {
 	// zones with whole-hour offsets read hourly (UTC) rollups.
 	RollupLocation *time.Location
 
+	// CompressLevel is the zstd level of parts written by sealing;
+	// ColdCompressLevel is used for partitions that ended more than
+	// ColdAfter before the newest sample (compaction rewrites a partition
+	// once it turns cold).
+	CompressLevel     int
+	ColdCompressLevel int
+	ColdAfter         time.Duration
+
 	// MaxBatchSamples rejects the part of a batch beyond this many samples.
 	MaxBatchSamples int
 }
@@ -92,6 +100,9 @@ func DefaultOptions() Options {
 		CompactInterval:   time.Minute,
 		RollupLocation:    loc,
 		MaxBatchSamples:   1 << 20,
+		CompressLevel:     3,
+		ColdCompressLevel: 19,
+		ColdAfter:         24 * time.Hour,
 	}
 }
 
@@ -123,6 +134,15 @@ func (o *Options) fill() {
 	}
 	if o.RollupLocation == nil {
 		o.RollupLocation = d.RollupLocation
+	}
+	if o.CompressLevel <= 0 {
+		o.CompressLevel = d.CompressLevel
+	}
+	if o.ColdCompressLevel <= 0 {
+		o.ColdCompressLevel = d.ColdCompressLevel
+	}
+	if o.ColdAfter <= 0 {
+		o.ColdAfter = d.ColdAfter
 	}
 	if o.MaxBatchSamples <= 0 {
 		o.MaxBatchSamples = d.MaxBatchSamples

@@ -19,14 +19,22 @@ import (
 // Part file format (version 1): an immutable file holding the samples of
 // many series within one partition.
 //
-//	part   = header block* index footer
+//	part   = header frame* index footer
 //	header = magic "QTPART" | version uint16 LE
-//	index  = zstd( nseries uvarint | series* )
+//	frame  = CRC32C(z) uint32 LE | z = zstd(block*)
+//	index  = zstd( level uvarint | nframes uvarint | (offset uvarint | zlen uvarint | rawlen uvarint)* |
+//	         nseries uvarint | series* )
 //	series = nlabels uvarint | (len uvarint name len uvarint value)* |
 //	         lastT varint | lastV float64 LE | lastQ byte | minT varint | maxT varint |
 //	         allGood byte | nblocks uvarint | (minT varint | maxT-minT uvarint | count uvarint |
-//	         offset uvarint | length uvarint)* | rollups
+//	         frame uvarint | offset in frame uvarint | length uvarint)* | rollups
 //	footer = index offset uint64 LE | index length uint64 LE | CRC32C(index) uint32 LE | magic "QTPE"
+//
+// Series are stored in label order, so the series of one metric are
+// adjacent; a frame holds consecutive blocks of one metric up to
+// maxFrameRaw bytes. Compressing similar series together is what takes the
+// sample data well below a per-series codec; level is the zstd level used
+// (sealing uses Options.CompressLevel, cold partitions ColdCompressLevel).
 const (
 	partMagic      = "QTPART"
 	partVersion    = 1
@@ -35,12 +43,24 @@ const (
 	partEndMagic   = "QTPE"
 )
 
-// blockMeta locates one block in a part file.
+// maxFrameRaw bounds the uncompressed bytes of one frame.
+const maxFrameRaw = 256 << 10
+
+// blockMeta locates one block in a part file: frame and range within the
+// frame's uncompressed bytes.
 type blockMeta struct {
 	minT, maxT int64
 	count      uint32
-	off        uint64
+	frame      uint32
+	off        uint32
 	length     uint32
+}
+
+// frameMeta locates one compressed frame in a part file.
+type frameMeta struct {
+	off    uint64
+	zlen   uint32
+	rawLen uint32
 }
 
 // partSeries is one series' entry in a part.
@@ -63,9 +83,11 @@ type part struct {
 	size       int64
 	minT, maxT int64
 	series     map[uint32]*partSeries // by series ref
-	refs       atomic.Int64           // part sets holding it
-	obsolete   atomic.Bool            // remove the file when refs reach 0
-	dataBytes  int64                  // bytes of blocks
+	frames     []frameMeta
+	level      int
+	refs       atomic.Int64 // part sets holding it
+	obsolete   atomic.Bool  // remove the file when refs reach 0
+	dataBytes  int64        // bytes of blocks
 }
 
 func (p *part) decRef() {
@@ -88,7 +110,7 @@ type sealedSeries struct {
 }
 
 // writePart writes a part file atomically: tmp file, fsync, rename, fsync dir.
-func writePart(dir string, seq uint64, series []sealedSeries, opts *Options) (string, error) {
+func writePart(dir string, seq uint64, series []sealedSeries, opts *Options, level int) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create partition dir %s: %w", dir, err)
 	}
@@ -114,11 +136,34 @@ func writePart(dir string, seq uint64, series []sealedSeries, opts *Options) (st
 
 	var enc blockEncoder
 	var rb rollupBuilder
-	var blk []byte
-	idx := binary.AppendUvarint(nil, uint64(len(series)))
+	var frames []frameMeta
+	var raw, z []byte
+	var werr error
+	flush := func() {
+		if len(raw) == 0 {
+			return
+		}
+		z = encoding.CompressZSTDLevel(z[:0], raw, level)
+		var c [4]byte
+		binary.LittleEndian.PutUint32(c[:], crc32.Checksum(z, castagnoli))
+		w.Write(c[:])
+		if _, err := w.Write(z); err != nil && werr == nil {
+			werr = err
+		}
+		frames = append(frames, frameMeta{off: off, zlen: uint32(len(z)), rawLen: uint32(len(raw))})
+		off += uint64(4 + len(z))
+		raw = raw[:0]
+	}
+	var idx []byte
+	idx = binary.AppendUvarint(idx, uint64(len(series)))
 	maxBlock := opts.MaxBlockSamples
+	prevMetric := ""
 	for _, ss := range series {
 		pts := ss.pts
+		if m := ss.s.labels.Metric(); m != prevMetric {
+			flush()
+			prevMetric = m
+		}
 		idx = binary.AppendUvarint(idx, uint64(len(ss.s.labels)))
 		for _, l := range ss.s.labels {
 			idx = binary.AppendUvarint(idx, uint64(len(l.Name)))
@@ -144,20 +189,33 @@ func writePart(dir string, seq uint64, series []sealedSeries, opts *Options) (st
 		idx = binary.AppendUvarint(idx, uint64(nb))
 		for i := 0; i < len(pts); i += maxBlock {
 			chunk := pts[i:min(i+maxBlock, len(pts))]
-			blk = enc.appendBlock(blk[:0], chunk)
-			if _, err := w.Write(blk); err != nil {
-				return "", fmt.Errorf("write part %s: %w", tmp, err)
+			if len(raw) >= maxFrameRaw {
+				flush()
 			}
+			start := len(raw)
+			raw = enc.appendBlock(raw, chunk)
 			idx = binary.AppendVarint(idx, chunk[0].T)
 			idx = binary.AppendUvarint(idx, uint64(chunk[len(chunk)-1].T-chunk[0].T))
 			idx = binary.AppendUvarint(idx, uint64(len(chunk)))
-			idx = binary.AppendUvarint(idx, off)
-			idx = binary.AppendUvarint(idx, uint64(len(blk)))
-			off += uint64(len(blk))
+			idx = binary.AppendUvarint(idx, uint64(len(frames)))
+			idx = binary.AppendUvarint(idx, uint64(start))
+			idx = binary.AppendUvarint(idx, uint64(len(raw)-start))
 		}
 		idx = rb.appendRollups(idx, pts, opts.RollupLocation)
 	}
-	cidx := encoding.CompressZSTDLevel(nil, idx, 5)
+	flush()
+	if werr != nil {
+		return "", fmt.Errorf("write part %s: %w", tmp, werr)
+	}
+	head := binary.AppendUvarint(nil, uint64(level))
+	head = binary.AppendUvarint(head, uint64(len(frames)))
+	for _, fm := range frames {
+		head = binary.AppendUvarint(head, fm.off)
+		head = binary.AppendUvarint(head, uint64(fm.zlen))
+		head = binary.AppendUvarint(head, uint64(fm.rawLen))
+	}
+	idx = append(head, idx...)
+	cidx := encoding.CompressZSTDLevel(nil, idx, max(level, 5))
 	footer := make([]byte, 0, partFooterSize)
 	footer = binary.LittleEndian.AppendUint64(footer, off)
 	footer = binary.LittleEndian.AppendUint64(footer, uint64(len(cidx)))
@@ -186,53 +244,76 @@ func writePart(dir string, seq uint64, series []sealedSeries, opts *Options) (st
 	return final, nil
 }
 
-// partIndexEntry is what parsePartIndex reports per series.
-type partIndexEntry = partSeries
+// partInfo is what parsePart reads from a part's index.
+type partInfo struct {
+	level     int
+	frames    []frameMeta
+	entries   []*partSeries
+	dataBytes int64
+}
 
-// parsePart validates a part file's footer and index and returns its series.
-// It never panics on damaged input.
-func parsePart(data []byte) (entries []*partSeries, dataBytes int64, err error) {
+// parsePart validates a part file's footer and index and returns its
+// frames and series. It never panics on damaged input.
+func parsePart(data []byte) (pi *partInfo, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			entries, err = nil, fmt.Errorf("%w: %v", errBadBlock, r)
+			pi, err = nil, fmt.Errorf("%w: %v", errBadBlock, r)
 		}
 	}()
 	if len(data) < partHeaderSize+partFooterSize {
-		return nil, 0, fmt.Errorf("part too short: %d bytes", len(data))
+		return nil, fmt.Errorf("part too short: %d bytes", len(data))
 	}
 	if string(data[:6]) != partMagic {
-		return nil, 0, fmt.Errorf("bad part magic %X", data[:6])
+		return nil, fmt.Errorf("bad part magic %X", data[:6])
 	}
 	if v := binary.LittleEndian.Uint16(data[6:]); v != partVersion {
-		return nil, 0, fmt.Errorf("unsupported part version %d", v)
+		return nil, fmt.Errorf("unsupported part version %d", v)
 	}
 	ft := data[len(data)-partFooterSize:]
 	if string(ft[20:]) != partEndMagic {
-		return nil, 0, fmt.Errorf("bad part footer magic")
+		return nil, fmt.Errorf("bad part footer magic")
 	}
 	ioff := binary.LittleEndian.Uint64(ft)
 	ilen := binary.LittleEndian.Uint64(ft[8:])
 	if ioff < partHeaderSize || ioff > uint64(len(data)) || ilen > uint64(len(data))-ioff || ioff+ilen != uint64(len(data)-partFooterSize) {
-		return nil, 0, fmt.Errorf("bad part index location %d+%d in %d bytes", ioff, ilen, len(data))
+		return nil, fmt.Errorf("bad part index location %d+%d in %d bytes", ioff, ilen, len(data))
 	}
 	cidx := data[ioff : ioff+ilen]
 	if crc32.Checksum(cidx, castagnoli) != binary.LittleEndian.Uint32(ft[16:]) {
-		return nil, 0, fmt.Errorf("part index checksum mismatch")
+		return nil, fmt.Errorf("part index checksum mismatch")
 	}
 	idx, err := encoding.DecompressZSTDLimited(nil, cidx, 1<<30)
 	if err != nil {
-		return nil, 0, fmt.Errorf("decompress part index: %w", err)
+		return nil, fmt.Errorf("decompress part index: %w", err)
 	}
+	pi = &partInfo{}
 	rd := recDecoder{b: idx}
+	pi.level = int(rd.uvarint())
+	nf := rd.uvarint()
+	if rd.err != nil || nf > uint64(len(rd.b)) {
+		return nil, fmt.Errorf("part index: bad frame count")
+	}
+	pi.frames = make([]frameMeta, nf)
+	for i := range pi.frames {
+		fm := &pi.frames[i]
+		fm.off = rd.uvarint()
+		zl := rd.uvarint()
+		rl := rd.uvarint()
+		if rd.err != nil || fm.off < partHeaderSize || fm.off > ioff || zl+4 > ioff-fm.off || rl > 64<<20 {
+			return nil, fmt.Errorf("part index: frame %d: bad location", i)
+		}
+		fm.zlen, fm.rawLen = uint32(zl), uint32(rl)
+		pi.dataBytes += int64(zl) + 4
+	}
 	n := rd.uvarint()
-	if n > uint64(len(idx)) {
-		return nil, 0, fmt.Errorf("part index: %d series in %d bytes", n, len(idx))
+	if rd.err != nil || n > uint64(len(rd.b)) {
+		return nil, fmt.Errorf("part index: bad series count")
 	}
 	for i := uint64(0); i < n; i++ {
 		ps := &partSeries{}
 		nl := rd.uvarint()
 		if nl > uint64(len(rd.b)) {
-			return nil, 0, fmt.Errorf("part index: series %d: bad label count", i)
+			return nil, fmt.Errorf("part index: series %d: bad label count", i)
 		}
 		ps.labels = make(model.Labels, 0, nl)
 		for j := uint64(0); j < nl; j++ {
@@ -243,7 +324,7 @@ func parsePart(data []byte) (entries []*partSeries, dataBytes int64, err error) 
 		ps.last.T = rd.varint()
 		vb := rd.bytes(9)
 		if rd.err != nil {
-			return nil, 0, fmt.Errorf("part index: series %d: %w", i, rd.err)
+			return nil, fmt.Errorf("part index: series %d: %w", i, rd.err)
 		}
 		ps.last.V = math.Float64frombits(binary.LittleEndian.Uint64(vb))
 		ps.last.Q = model.Quality(vb[8])
@@ -252,7 +333,7 @@ func parsePart(data []byte) (entries []*partSeries, dataBytes int64, err error) 
 		g := rd.bytes(1)
 		nb := rd.uvarint()
 		if rd.err != nil || nb > uint64(len(rd.b)) {
-			return nil, 0, fmt.Errorf("part index: series %d: bad block count", i)
+			return nil, fmt.Errorf("part index: series %d: bad block count", i)
 		}
 		ps.allGood = g[0] == 1
 		ps.blocks = make([]blockMeta, nb)
@@ -261,48 +342,81 @@ func parsePart(data []byte) (entries []*partSeries, dataBytes int64, err error) 
 			b.minT = rd.varint()
 			b.maxT = b.minT + int64(rd.uvarint())
 			b.count = uint32(rd.uvarint())
-			b.off = rd.uvarint()
-			b.length = uint32(rd.uvarint())
-			if rd.err != nil || b.off < partHeaderSize || b.off > ioff || uint64(b.length) > ioff-b.off {
-				return nil, 0, fmt.Errorf("part index: series %d block %d: bad location", i, j)
+			fr := rd.uvarint()
+			off := rd.uvarint()
+			l := rd.uvarint()
+			if rd.err != nil || fr >= nf || off > uint64(pi.frames[fr].rawLen) || l > uint64(pi.frames[fr].rawLen)-off {
+				return nil, fmt.Errorf("part index: series %d block %d: bad location", i, j)
 			}
-			dataBytes += int64(b.length)
+			b.frame, b.off, b.length = uint32(fr), uint32(off), uint32(l)
 		}
 		if err := ps.readRollups(&rd); err != nil {
-			return nil, 0, fmt.Errorf("part index: series %d: %w", i, err)
+			return nil, fmt.Errorf("part index: series %d: %w", i, err)
 		}
-		entries = append(entries, ps)
+		pi.entries = append(pi.entries, ps)
 	}
 	if rd.err != nil {
-		return nil, 0, fmt.Errorf("part index: %w", rd.err)
+		return nil, fmt.Errorf("part index: %w", rd.err)
 	}
-	return entries, dataBytes, nil
+	return pi, nil
 }
 
-// openPart maps a part file and parses its index.
-func openPart(path string) (data []byte, entries []*partSeries, dataBytes int64, err error) {
+// openPart maps a part file and parses its index. The part holds one
+// reference for the caller; refs (series ref of each index entry) maps the
+// entries to series.
+func openPart(path string, seq uint64, pstart int64, refOf func(i int, e *partSeries) uint32) (*part, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("open part %s: %w", path, err)
+		return nil, fmt.Errorf("open part %s: %w", path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("stat part %s: %w", path, err)
+		return nil, fmt.Errorf("stat part %s: %w", path, err)
 	}
 	if st.Size() < partHeaderSize+partFooterSize {
-		return nil, nil, 0, fmt.Errorf("part %s: too short (%d bytes)", path, st.Size())
+		return nil, fmt.Errorf("part %s: too short (%d bytes)", path, st.Size())
 	}
-	data, err = syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("mmap part %s: %w", path, err)
+		return nil, fmt.Errorf("mmap part %s: %w", path, err)
 	}
-	entries, dataBytes, err = parsePart(data)
+	pi, err := parsePart(data)
 	if err != nil {
 		syscall.Munmap(data)
-		return nil, nil, 0, fmt.Errorf("part %s: %w", path, err)
+		return nil, fmt.Errorf("part %s: %w", path, err)
 	}
-	return data, entries, dataBytes, nil
+	p := &part{seq: seq, pstart: pstart, path: path, data: data, size: int64(len(data)), dataBytes: pi.dataBytes,
+		frames: pi.frames, level: pi.level, series: make(map[uint32]*partSeries, len(pi.entries))}
+	p.minT, p.maxT = 1<<62, -1<<62
+	for i, e := range pi.entries {
+		p.series[refOf(i, e)] = e
+		p.minT = min(p.minT, e.minT)
+		p.maxT = max(p.maxT, e.maxT)
+	}
+	p.refs.Store(1)
+	return p, nil
+}
+
+// frame returns the uncompressed bytes of frame i, cached in dec.
+func (p *part) frame(dec *blockDecoder, i uint32) ([]byte, error) {
+	if dec.framePart == p && dec.frameIdx == int(i) {
+		return dec.frame, nil
+	}
+	fm := p.frames[i]
+	z := p.data[fm.off+4 : fm.off+4+uint64(fm.zlen)]
+	if crc32.Checksum(z, castagnoli) != binary.LittleEndian.Uint32(p.data[fm.off:]) {
+		return nil, fmt.Errorf("frame %d: checksum mismatch", i)
+	}
+	raw, err := encoding.DecompressZSTDLimited(dec.frame[:0], z, int(fm.rawLen))
+	if err != nil {
+		return nil, fmt.Errorf("frame %d: %w", i, err)
+	}
+	if len(raw) != int(fm.rawLen) {
+		return nil, fmt.Errorf("frame %d: %d bytes, want %d", i, len(raw), fm.rawLen)
+	}
+	dec.frame, dec.framePart, dec.frameIdx = raw, p, int(i)
+	return raw, nil
 }
 
 // appendPoints decodes the blocks of ps overlapping [from, to] and appends
@@ -313,9 +427,12 @@ func (p *part) appendPoints(dec *blockDecoder, dst []model.Point, ps *partSeries
 		if b.maxT < from || b.minT > to {
 			continue
 		}
+		raw, err := p.frame(dec, b.frame)
+		if err != nil {
+			return dst, fmt.Errorf("part %s: series %s: %w", p.path, ps.labels, err)
+		}
 		base := len(dst)
-		var err error
-		dst, err = dec.decodeBlock(dst, p.data[b.off:b.off+uint64(b.length)])
+		dst, _, err = dec.decodeBlock(dst, raw[b.off:b.off+b.length])
 		if err != nil {
 			return dst[:base], fmt.Errorf("part %s: series %s: %w", p.path, ps.labels, err)
 		}

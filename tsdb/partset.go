@@ -176,23 +176,18 @@ func (db *DB) loadParts() error {
 			if err != nil {
 				continue
 			}
-			data, entries, dataBytes, err := openPart(path)
+			p, err := openPart(path, seq, start, func(i int, e *partSeries) uint32 {
+				s := db.seriesForLoad(e.labels)
+				if e.maxT > s.maxT {
+					s.maxT = e.maxT
+				}
+				s.updateLast(e.last)
+				return s.ref
+			})
 			if err != nil {
 				db.log.Error().Err(err).Str("part", path).Msg("damaged part file set aside")
 				os.Rename(path, path+".broken")
 				continue
-			}
-			p := &part{seq: seq, pstart: start, path: path, data: data, size: int64(len(data)), dataBytes: dataBytes, series: make(map[uint32]*partSeries, len(entries))}
-			p.minT, p.maxT = 1<<62, -1<<62
-			for _, ent := range entries {
-				s := db.seriesForLoad(ent.labels)
-				p.series[s.ref] = ent
-				if ent.maxT > s.maxT {
-					s.maxT = ent.maxT
-				}
-				s.updateLast(ent.last)
-				p.minT = min(p.minT, ent.minT)
-				p.maxT = max(p.maxT, ent.maxT)
 			}
 			if p.maxT > db.maxT.Load() {
 				db.maxT.Store(p.maxT)
@@ -225,7 +220,7 @@ func (db *DB) loadParts() error {
 	db.parts = newPartSet(partitions, nil)
 	// newPartSet took a reference per part; drop the opening one.
 	for _, p := range parts {
-		p.refs.Add(0)
+		p.decRef()
 	}
 	return nil
 }

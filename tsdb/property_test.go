@@ -68,7 +68,7 @@ func TestRoundTripProperty(t *testing.T) {
 					if err := db.seal(context.Background()); err != nil {
 						t.Fatal(err)
 					}
-					if err := db.compact(context.Background()); err != nil {
+					if err := db.compact(context.Background(), true); err != nil {
 						t.Fatal(err)
 					}
 				case 2:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/decimal"
+	"github.com/VictoriaMetrics/VictoriaMetrics/lib/encoding"
 
 	"github.com/quantrac/quantrac/model"
 )
@@ -283,4 +284,32 @@ func readRollupLevel(rd *recDecoder) (*rollupRows, error) {
 		*c = out
 	}
 	return r, nil
+}
+
+// appendInts writes an int64 column as lib/encoding zig-zag varints of
+// first differences (the part index is zstd-compressed as a whole).
+func appendInts(tmp, dst []byte, a []int64) ([]byte, []byte) {
+	prev := int64(0)
+	for _, v := range a {
+		dst = encoding.MarshalVarInt64(dst, v-prev)
+		prev = v
+	}
+	return tmp, dst
+}
+
+// readInts reads a column written by appendInts.
+func readInts(rd *recDecoder, dst []int64, cnt int) ([]int64, error) {
+	if cap(dst) < cnt {
+		dst = make([]int64, cnt)
+	}
+	dst = dst[:cnt]
+	tail, err := encoding.UnmarshalVarInt64s(dst, rd.b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadBlock, err)
+	}
+	rd.b = tail
+	for i := 1; i < cnt; i++ {
+		dst[i] += dst[i-1]
+	}
+	return dst, nil
 }

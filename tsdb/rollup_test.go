@@ -163,7 +163,7 @@ func TestRollupsMatchRaw(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("late parts")
-	if err := db.compact(context.Background()); err != nil {
+	if err := db.compact(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
 	check("compacted")

@@ -104,26 +104,34 @@ func (db *DB) buildPart(start int64, series []sealedSeries) (*part, error) {
 	sort.Slice(series, func(i, j int) bool { return series[i].s.labels.Compare(series[j].s.labels) < 0 })
 	seq := db.partSeq.Add(1)
 	dir := filepath.Join(db.dir, partitionsDir, partitionDirName(start))
-	path, err := writePart(dir, seq, series, &db.opts)
+	path, err := writePart(dir, seq, series, &db.opts, db.levelFor(start))
 	if err != nil {
 		return nil, err
 	}
-	data, entries, dataBytes, err := openPart(path)
+	n := 0
+	p, err := openPart(path, seq, start, func(i int, e *partSeries) uint32 {
+		n++
+		return series[i].s.ref
+	})
 	if err != nil {
 		return nil, err
 	}
-	if len(entries) != len(series) {
-		return nil, fmt.Errorf("part %s: %d series written, %d read back", path, len(series), len(entries))
+	if n != len(series) {
+		p.obsolete.Store(true)
+		p.decRef()
+		return nil, fmt.Errorf("part %s: %d series written, %d read back", path, len(series), n)
 	}
-	p := &part{seq: seq, pstart: start, path: path, data: data, size: int64(len(data)), dataBytes: dataBytes, series: make(map[uint32]*partSeries, len(entries))}
-	p.minT, p.maxT = 1<<62, -1<<62
-	for i, e := range entries {
-		p.series[series[i].s.ref] = e
-		p.minT = min(p.minT, e.minT)
-		p.maxT = max(p.maxT, e.maxT)
-	}
-	p.refs.Store(1)
 	return p, nil
+}
+
+// levelFor is the zstd level for a part of the partition starting at start:
+// ColdCompressLevel once the partition is older than ColdAfter.
+func (db *DB) levelFor(start int64) int {
+	end := start + db.opts.PartitionDuration.Milliseconds()
+	if end+db.opts.ColdAfter.Milliseconds() <= db.maxT.Load() {
+		return db.opts.ColdCompressLevel
+	}
+	return db.opts.CompressLevel
 }
 
 // addParts returns a copy of partitions with newParts added and the parts in
