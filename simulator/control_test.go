@@ -123,3 +123,23 @@ stations:
 		t.Errorf("stats: %+v", stats)
 	}
 }
+
+func TestMatch(t *testing.T) {
+	sim := startTest(t, `
+interval: 1s
+speed: 3600
+stations:
+  - {id: C-1, kind: hydrological, province: HN, transport: modbus, map: ../configs/maps/hydro-float-cdab.yaml}
+`)
+	at := time.Now().Truncate(time.Second).Add(-3 * time.Second)
+	next, _ := sim.Truth("C-1", "ph", at.Add(time.Second))
+	if _, ok, err := sim.Match("C-1", "ph", at.Add(900*time.Millisecond), *next.V, 200*time.Millisecond); !ok || err != nil {
+		t.Errorf("value of the next step within the slack: no match (%v)", err)
+	}
+	if _, ok, _ := sim.Match("C-1", "ph", at, -1, time.Second); ok {
+		t.Error("-1 matched")
+	}
+	if _, _, err := sim.Match("C-1", "nope", at, 1, 0); err == nil {
+		t.Error("unknown parameter: no error")
+	}
+}

@@ -667,3 +667,23 @@ func (s *Simulator) startControl(addr string) error {
 	}()
 	return nil
 }
+
+// Match reports whether v is what station id served for param at some
+// instant in [t, t+slack]: a collector stamps a Modbus poll with its
+// scheduled time while the read itself happens a little later, possibly in
+// the next time step. It returns the matching reading, or the one at t.
+func (s *Simulator) Match(id, param string, t time.Time, v float64, slack time.Duration) (Reading, bool, error) {
+	rs, err := s.TruthRange(id, param, t, t.Add(slack), 1000)
+	if err != nil {
+		return Reading{}, false, err
+	}
+	for _, r := range rs {
+		if r.OK && *r.V == v {
+			return r, true, nil
+		}
+	}
+	if len(rs) == 0 {
+		return Reading{}, false, nil
+	}
+	return rs[0], false, nil
+}
