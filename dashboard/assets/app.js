@@ -14,7 +14,7 @@
       title: 'Quan trắc môi trường', nav_overview: 'Tổng quan', nav_alerts: 'Cảnh báo',
       stations_online: 'Trạm trực tuyến', alerts_firing: 'Cảnh báo đang phát', completeness: 'Đủ số liệu hôm nay',
       map: 'Bản đồ trạm', table: 'Danh sách trạm', station: 'Trạm', kind: 'Loại', province: 'Tỉnh',
-      state: 'Trạng thái', value: 'Giá trị chính', age: 'Cập nhật', all: 'Toàn quốc',
+      state: 'Trạng thái', value: 'Giá trị chính', age: 'Cập nhật', all: 'Toàn quốc', all_stations: 'Tất cả trạm',
       online: 'trực tuyến', stale: 'chậm', fault: 'lỗi thiết bị', offline: 'mất kết nối',
       hydrological: 'Thủy văn', air: 'Không khí', weather: 'Khí tượng',
       back: '← Tổng quan', current: 'Giá trị hiện tại', charts: 'Biểu đồ', export: 'Xuất CSV',
@@ -30,7 +30,7 @@
       title: 'Environmental monitoring', nav_overview: 'Overview', nav_alerts: 'Alerts',
       stations_online: 'Stations online', alerts_firing: 'Alerts firing', completeness: 'Data completeness today',
       map: 'Station map', table: 'Stations', station: 'Station', kind: 'Kind', province: 'Province',
-      state: 'State', value: 'Main value', age: 'Updated', all: 'Whole country',
+      state: 'State', value: 'Main value', age: 'Updated', all: 'Whole country', all_stations: 'All stations',
       online: 'online', stale: 'stale', fault: 'device error', offline: 'offline',
       hydrological: 'Hydrological', air: 'Air', weather: 'Weather',
       back: '← Overview', current: 'Current values', charts: 'Charts', export: 'Export CSV',
@@ -301,12 +301,12 @@
     const zoomKey = provinces.join(',');
     if (zoom.dataset.key !== zoomKey) {
       zoom.dataset.key = zoomKey;
-      zoom.innerHTML = ['', ...provinces].map((p) => '<button type="button" data-prov="' + esc(p) + '">' + esc(p || t('all')) + '</button>').join('');
+      zoom.innerHTML = ['', 'VN', ...provinces].map((p) => '<button type="button" data-prov="' + esc(p) + '">' + esc(p === '' ? t('all_stations') : p === 'VN' ? t('all') : p) + '</button>').join('');
       zoom.querySelectorAll('button').forEach((b) => b.addEventListener('click', () => { overviewState.zoom = b.dataset.prov; refreshOverview(); }));
     }
     zoom.querySelectorAll('button').forEach((b) => b.classList.toggle('active', b.dataset.prov === overviewState.zoom));
-    const inZoom = overviewState.zoom ? list.filter((s) => s.province === overviewState.zoom) : null;
-    const vb = viewBoxFor(inZoom && inZoom.length ? inZoom : list.length ? list : null);
+    const inZoom = overviewState.zoom && overviewState.zoom !== 'VN' ? list.filter((s) => s.province === overviewState.zoom) : null;
+    const vb = viewBoxFor(overviewState.zoom === 'VN' ? null : inZoom && inZoom.length ? inZoom : list.length ? list : null);
     const svg = document.getElementById('map');
     svg.setAttribute('viewBox', vb.join(' '));
     const r = Math.max(vb[2], vb[3]) / 90;
@@ -322,15 +322,22 @@
     renderStationTable(list, byStation);
   }
 
+  // completenessText gives today's share of expected samples that arrived
+  // with status 00, counting only what was due so far today (Viet Nam has
+  // no daylight saving: local midnight is UTC+7).
   function completenessText(c) {
     if (!c) return '–';
-    let v = c.overall !== undefined ? c.overall : c.completeness !== undefined ? c.completeness : c.ratio;
-    if (v === undefined && Array.isArray(c.stations || c.items)) {
-      const xs = (c.stations || c.items).map((x) => x.completeness !== undefined ? x.completeness : x.ratio).filter((x) => typeof x === 'number');
-      if (xs.length) v = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const rows = c.series || c.stations || c.items || [];
+    const secToday = Math.floor((Date.now() / 1000 + 7 * 3600) % 86400);
+    let due = 0, good = 0;
+    for (const r of rows) {
+      const e = r.interval_s ? Math.min(r.expected, Math.floor(secToday / r.interval_s)) : r.expected;
+      if (!(e > 0)) continue;
+      due += e;
+      good += Math.min(e, r.status_00 !== undefined ? r.status_00 : r.good || 0);
     }
-    if (typeof v !== 'number') return '–';
-    return fmtNum(Math.round((v <= 1 ? v * 100 : v) * 10) / 10) + ' %';
+    if (!due) return '–';
+    return fmtNum(Math.round((good / due) * 1000) / 10) + ' %';
   }
 
   const STATE_RANK = { fault: 0, offline: 1, stale: 2, online: 3 };
@@ -372,7 +379,8 @@
     const stations = await apiOr('/api/v1/stations', []);
     const list = Array.isArray(stations) ? stations : stations.stations || [];
     const st = list.find((s) => s.id === id) || { id, name: id, values: {} };
-    const params = Object.keys(st.values || {}).filter((m) => m !== 'aqi_vn').sort();
+    const mainParam = MAIN_PARAM[st.kind];
+    const params = Object.keys(st.values || {}).filter((m) => m !== 'aqi_vn').sort((a, b) => (b === mainParam) - (a === mainParam) || a.localeCompare(b));
     view().innerHTML =
       '<p><a href="#/">' + t('back') + '</a></p>' +
       '<h2 id="station-title">' + esc(st.name || id) + ' <span class="muted">' + esc(id) + ' · ' + esc(t(st.kind)) + ' · ' + esc(st.province) + '</span></h2>' +
@@ -461,7 +469,7 @@
           const pad = (hi - lo) * 0.05 || 1;
           return [lo - pad, hi + pad];
         } } },
-        axes: [{ stroke: '#8b98a5', grid: { stroke: '#2a3642' } }, { stroke: '#8b98a5', grid: { stroke: '#2a3642' }, values: (u, vals) => vals.map(fmtNum) }],
+        axes: [{ stroke: '#8b98a5', grid: { stroke: '#2a3642' }, values: (u, splits) => splits.map((ts) => dtFmt(to - from > 2 * 86400e3 ? { day: '2-digit', month: '2-digit' } : { hour: '2-digit', minute: '2-digit' }).format(new Date(ts * 1000))) }, { stroke: '#8b98a5', grid: { stroke: '#2a3642' }, values: (u, vals) => vals.map(fmtNum) }],
         series: [{}, { label: paramName(m), stroke: '#3fa7ff', width: 1.5, value: (u, v) => fmtNum(v) }],
         plugins: lines.length ? [thresholdPlugin(lines)] : [],
       };
