@@ -176,14 +176,29 @@ func varintLen(v int64) int {
 	return n
 }
 
-// blockDecoder decodes blocks, reusing buffers, and caches the last
-// decompressed frame.
+// blockDecoder decodes blocks, reusing buffers, and caches decompressed
+// frames (a query walks series in label order, so the frames of one metric
+// are reused by every series of that metric).
 type blockDecoder struct {
 	d []int64
 
-	framePart *part
-	frameIdx  int
-	frame     []byte
+	frames     map[frameKey][]byte
+	frameOrder []frameKey
+	frameBytes int
+}
+
+type frameKey struct {
+	p *part
+	i uint32
+}
+
+// maxFrameCache bounds the decompressed bytes a decoder keeps.
+const maxFrameCache = 32 << 20
+
+func (d *blockDecoder) resetFrames() {
+	clear(d.frames)
+	d.frameOrder = d.frameOrder[:0]
+	d.frameBytes = 0
 }
 
 func (d *blockDecoder) ints(rd *recDecoder, n int) []int64 {

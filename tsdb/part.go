@@ -400,22 +400,34 @@ func openPart(path string, seq uint64, pstart int64, refOf func(i int, e *partSe
 
 // frame returns the uncompressed bytes of frame i, cached in dec.
 func (p *part) frame(dec *blockDecoder, i uint32) ([]byte, error) {
-	if dec.framePart == p && dec.frameIdx == int(i) {
-		return dec.frame, nil
+	k := frameKey{p, i}
+	if raw, ok := dec.frames[k]; ok {
+		return raw, nil
 	}
 	fm := p.frames[i]
 	z := p.data[fm.off+4 : fm.off+4+uint64(fm.zlen)]
 	if crc32.Checksum(z, castagnoli) != binary.LittleEndian.Uint32(p.data[fm.off:]) {
 		return nil, fmt.Errorf("frame %d: checksum mismatch", i)
 	}
-	raw, err := encoding.DecompressZSTDLimited(dec.frame[:0], z, int(fm.rawLen))
+	raw, err := encoding.DecompressZSTDLimited(nil, z, int(fm.rawLen))
 	if err != nil {
 		return nil, fmt.Errorf("frame %d: %w", i, err)
 	}
 	if len(raw) != int(fm.rawLen) {
 		return nil, fmt.Errorf("frame %d: %d bytes, want %d", i, len(raw), fm.rawLen)
 	}
-	dec.frame, dec.framePart, dec.frameIdx = raw, p, int(i)
+	if dec.frames == nil {
+		dec.frames = map[frameKey][]byte{}
+	}
+	for dec.frameBytes+len(raw) > maxFrameCache && len(dec.frameOrder) > 0 {
+		old := dec.frameOrder[0]
+		dec.frameOrder = dec.frameOrder[1:]
+		dec.frameBytes -= len(dec.frames[old])
+		delete(dec.frames, old)
+	}
+	dec.frames[k] = raw
+	dec.frameOrder = append(dec.frameOrder, k)
+	dec.frameBytes += len(raw)
 	return raw, nil
 }
 

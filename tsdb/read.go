@@ -35,6 +35,7 @@ func (r *reader) release() {
 		r.ps.decRef()
 	}
 	r.db, r.ps = nil, nil
+	r.dec.resetFrames()
 	if cap(r.out) > 1<<20 {
 		r.out, r.tmp, r.head = nil, nil, nil
 	}
