@@ -76,6 +76,8 @@ type VMConfig struct {
 	SelectURL     string         `yaml:"select_url"`
 	Tenants       map[string]int `yaml:"tenants"`
 	DefaultTenant int            `yaml:"default_tenant"`
+	// LatestLookback is how far back current values are searched. Default 8760h.
+	LatestLookback time.Duration `yaml:"latest_lookback"`
 	// Timeout of one request to VictoriaMetrics. Default 30s.
 	Timeout time.Duration `yaml:"timeout"`
 }

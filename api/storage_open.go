@@ -16,7 +16,7 @@ func openStorage(cfg Config, log zerolog.Logger) (model.Storage, error) {
 		vm := cfg.VictoriaMetrics
 		st, err := vmstore.New(vmstore.Options{
 			URL: vm.URL, Cluster: vm.Cluster, InsertURL: vm.InsertURL, SelectURL: vm.SelectURL,
-			Tenants: vm.Tenants, DefaultTenant: vm.DefaultTenant, Timeout: vm.Timeout,
+			Tenants: vm.Tenants, DefaultTenant: vm.DefaultTenant, Timeout: vm.Timeout, LatestLookback: vm.LatestLookback,
 			Logger: log.With().Str("component", "vmstore").Logger(),
 		})
 		if err != nil {

@@ -289,7 +289,7 @@ func (s *Store) Latest(ctx context.Context, ms []*model.Matcher, fn func(ls mode
 func (s *Store) labelsAPI(ctx context.Context, path string, ms []*model.Matcher) ([]string, error) {
 	set := map[string]bool{}
 	tenants := []int{0}
-	params := url.Values{"start": {"0"}, "end": {strconv.FormatInt(time.Now().Add(24*time.Hour).Unix(), 10)}}
+	params := url.Values{"start": {"1"}, "end": {strconv.FormatInt(time.Now().Add(24*time.Hour).Unix(), 10)}}
 	if len(ms) > 0 {
 		params.Set("match[]", selector(ms))
 		tenants = s.readTenants(ms)
