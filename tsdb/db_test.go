@@ -76,3 +76,30 @@ func TestAppendSelectReopen(t *testing.T) {
 	defer db3.Close()
 	check(db3)
 }
+
+func TestSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	ls := model.New("ph", "station", "A")
+	ref := refModel{}
+	var batch []model.Sample
+	for i := 0; i < 500; i++ {
+		batch = append(batch, model.Sample{Labels: ls, T: int64(i) * 3600_000, V: float64(i % 14)})
+	}
+	mustAppend(t, db, batch)
+	for _, s := range batch {
+		ref.add(s)
+	}
+	snap := t.TempDir() + "/snap"
+	if err := db.Snapshot(context.Background(), snap); err != nil {
+		t.Fatal(err)
+	}
+	// Later writes do not reach the snapshot.
+	mustAppend(t, db, []model.Sample{{Labels: ls, T: 1e12, V: 1}})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t, snap)
+	defer s.Close()
+	checkAgainst(t, s, ref, 0, 1<<41, true)
+}
