@@ -42,6 +42,7 @@ type CorruptionError struct {
 	Err     error
 }
 
+// Error names the segment, offset and cause.
 func (e *CorruptionError) Error() string {
 	return fmt.Sprintf("wal segment %d at offset %d: %v", e.Segment, e.Offset, e.Err)
 }
