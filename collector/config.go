@@ -68,6 +68,10 @@ type SinkConfig struct {
 	Dir          string        `yaml:"dir"`
 	Timeout      time.Duration `yaml:"timeout"`       // per request, default 30s
 	BatchSamples int           `yaml:"batch_samples"` // samples per request, default 5000
+	// FlushInterval is the least time between two requests unless a batch
+	// is full: readings that arrive meanwhile share one request. Default
+	// 100ms; negative: send at once.
+	FlushInterval time.Duration `yaml:"flush_interval"`
 	MinBackoff   time.Duration `yaml:"min_backoff"`   // default 500ms
 	MaxBackoff   time.Duration `yaml:"max_backoff"`   // default 1m
 	Gzip         *bool         `yaml:"gzip"`          // default true

@@ -23,6 +23,7 @@ type sender struct {
 	log          zerolog.Logger
 	timeout      time.Duration
 	batchSamples int
+	flushEvery   time.Duration
 	minBackoff   time.Duration
 	maxBackoff   time.Duration
 	onDelivered  func(acquired time.Time, samples int)
@@ -39,6 +40,7 @@ func newSender(c *Collector, cfg SinkConfig, sink Sink) *sender {
 		log:          c.log.With().Str("sink", sink.Name()).Logger(),
 		timeout:      cfg.Timeout,
 		batchSamples: cfg.BatchSamples,
+		flushEvery:   cfg.FlushInterval,
 		minBackoff:   cfg.MinBackoff,
 		maxBackoff:   cfg.MaxBackoff,
 		onDelivered:  c.opts.OnDelivered,
@@ -55,6 +57,9 @@ func newSender(c *Collector, cfg SinkConfig, sink Sink) *sender {
 	}
 	if s.batchSamples <= 0 {
 		s.batchSamples = 5000
+	}
+	if s.flushEvery == 0 {
+		s.flushEvery = 100 * time.Millisecond
 	}
 	if s.minBackoff <= 0 {
 		s.minBackoff = 500 * time.Millisecond
@@ -74,6 +79,7 @@ func (s *sender) run(ctx context.Context) {
 	defer s.q.Rewind()
 	var batch []model.Sample
 	var acquired []int64
+	var lastSend time.Time
 	for {
 		b, err := s.q.Next(ctx)
 		if err != nil {
@@ -82,14 +88,32 @@ func (s *sender) run(ctx context.Context) {
 		batch, acquired = batch[:0], acquired[:0]
 		end := b.End
 		batch, acquired = s.add(batch, acquired, b)
+		flushAt := lastSend.Add(s.flushEvery)
 		for len(batch) < s.batchSamples {
 			b, ok, err := s.q.TryNext()
-			if err != nil || !ok {
+			if err != nil {
 				break
+			}
+			if !ok {
+				// Wait for more until the flush time, then send what we have.
+				wait := time.Until(flushAt)
+				if wait <= 0 {
+					break
+				}
+				wctx, cancel := context.WithTimeout(ctx, wait)
+				b, err = s.q.Next(wctx)
+				cancel()
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					break
+				}
 			}
 			end = b.End
 			batch, acquired = s.add(batch, acquired, b)
 		}
+		lastSend = time.Now()
 		if len(batch) > 0 && !s.deliver(ctx, batch) {
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/quantrac/quantrac/model"
 )
@@ -80,18 +81,27 @@ func encodeIngest(batch []model.Sample) ingestRequest {
 	return req
 }
 
+// gzipPool reuses compressors (each holds about a megabyte of state).
+var gzipPool = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }}
+
+// encodeBody appends v as JSON, gzip-compressed when gz, to body.
+func encodeBody(body *bytes.Buffer, v any, gz bool) error {
+	if !gz {
+		return json.NewEncoder(body).Encode(v)
+	}
+	zw := gzipPool.Get().(*gzip.Writer)
+	defer gzipPool.Put(zw)
+	zw.Reset(body)
+	err := json.NewEncoder(zw).Encode(v)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func (s *apiSink) post(ctx context.Context, path string, v any) ([]byte, error) {
 	var body bytes.Buffer
-	var err error
-	if s.gzip {
-		zw := gzip.NewWriter(&body)
-		err = json.NewEncoder(zw).Encode(v)
-		if cerr := zw.Close(); err == nil {
-			err = cerr
-		}
-	} else {
-		err = json.NewEncoder(&body).Encode(v)
-	}
+	err := encodeBody(&body, v, s.gzip)
 	if err != nil {
 		return nil, &PermanentError{Err: fmt.Errorf("api %s: encode: %w", path, err)}
 	}

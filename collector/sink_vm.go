@@ -102,9 +102,11 @@ func (s *vmSink) Send(ctx context.Context, batch []model.Sample) error {
 	body := &raw
 	if s.gzip {
 		var zb bytes.Buffer
-		zw := gzip.NewWriter(&zb)
+		zw := gzipPool.Get().(*gzip.Writer)
+		zw.Reset(&zb)
 		zw.Write(raw.Bytes())
 		zw.Close()
+		gzipPool.Put(zw)
 		body = &zb
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, body)

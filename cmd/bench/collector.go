@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -77,6 +78,7 @@ func benchCollector(args []string) error {
 	sinkType := fs.String("sink", "api", "api (an HTTP ingest endpoint in the child) or victoriametrics (-vm-url)")
 	vmURL := fs.String("vm-url", "", "VictoriaMetrics URL for -sink victoriametrics")
 	verbose := fs.Bool("v", false, "log collector warnings")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured period to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -182,6 +184,17 @@ func benchCollector(args []string) error {
 	t0 := time.Now()
 	sent0 := sentSamples(c)
 	measure.Store(true)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	select {
 	case <-time.After(*duration):
 	case <-ctx.Done():
