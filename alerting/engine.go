@@ -115,7 +115,8 @@ type Engine struct {
 
 	mu        sync.Mutex // guards everything below up to the queue
 	rules     []*Rule
-	byMetric  map[string][]*Rule
+	byMetric  map[string][]*Rule            // metric → rules without a fixed station
+	byStation map[string]map[string][]*Rule // metric → station → rules
 	anyMetric []*Rule
 	roster    *Roster
 	active    map[string]*Alert // key → alert not resolved
@@ -280,14 +281,28 @@ func (e *Engine) initIDs() error {
 func (e *Engine) setRules(rules []*Rule) {
 	e.rules = rules
 	e.byMetric = map[string][]*Rule{}
+	e.byStation = map[string]map[string][]*Rule{}
 	e.anyMetric = nil
 	for _, r := range rules {
 		if r.Disabled || r.Kind == KindPromQL || r.Kind == KindWindow {
 			continue // periodic only
 		}
-		if r.metric != "" {
+		station := ""
+		for _, m := range r.matchers {
+			if m.Name == model.LabelStation && m.Type == model.MatchEqual {
+				station = m.Value
+			}
+		}
+		switch {
+		case r.metric != "" && station != "":
+			// Thousands of per-station rules: a sample only meets its own.
+			if e.byStation[r.metric] == nil {
+				e.byStation[r.metric] = map[string][]*Rule{}
+			}
+			e.byStation[r.metric][station] = append(e.byStation[r.metric][station], r)
+		case r.metric != "":
 			e.byMetric[r.metric] = append(e.byMetric[r.metric], r)
-		} else {
+		default:
 			e.anyMetric = append(e.anyMetric, r)
 		}
 	}

@@ -188,8 +188,13 @@ func (e *Engine) evalBatches(q []queuedBatch) {
 }
 
 func (e *Engine) evalSample(p *pending, s *model.Sample, observed time.Time) {
-	rules := e.byMetric[s.Labels.Metric()]
-	if len(rules) == 0 && len(e.anyMetric) == 0 {
+	metric := s.Labels.Metric()
+	rules := e.byMetric[metric]
+	var stRules []*Rule
+	if bs := e.byStation[metric]; bs != nil {
+		stRules = bs[s.Labels.Get(model.LabelStation)]
+	}
+	if len(rules) == 0 && len(stRules) == 0 && len(e.anyMetric) == 0 {
 		return
 	}
 	var series string
@@ -225,6 +230,9 @@ func (e *Engine) evalSample(p *pending, s *model.Sample, observed time.Time) {
 		}
 	}
 	for _, r := range rules {
+		eval(r)
+	}
+	for _, r := range stRules {
 		eval(r)
 	}
 	for _, r := range e.anyMetric {

@@ -75,11 +75,13 @@ func (o *outbox) run(ctx context.Context) {
 }
 
 // pass tries every due message once, oldest first, and returns how long to
-// wait for the next one that is not due yet.
+// wait for the next one that is not due yet. Messages to one destination
+// keep their order: while an earlier one waits for its retry, the later
+// ones wait too (level I must not arrive after level II); other
+// destinations go on.
 func (o *outbox) pass(ctx context.Context) time.Duration {
 	wait := time.Minute
-	var due []*OutMsg
-	now := time.Now()
+	var all []*OutMsg
 	err := o.st.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketOutbox)).Bucket([]byte(o.rcv.Name))
 		if b == nil {
@@ -91,13 +93,7 @@ func (o *outbox) pass(ctx context.Context) time.Duration {
 				o.log.Error().Err(err).Hex("key", k).Msg("outbox: undecodable message, skipped")
 				return nil
 			}
-			if om.NextAt.After(now) {
-				if w := om.NextAt.Sub(now); w < wait {
-					wait = w
-				}
-				return nil
-			}
-			due = append(due, &om)
+			all = append(all, &om)
 			return nil
 		})
 	})
@@ -105,12 +101,25 @@ func (o *outbox) pass(ctx context.Context) time.Duration {
 		o.log.Error().Err(err).Msg("outbox: read pending messages")
 		return o.backoff
 	}
-	for _, om := range due {
+	blocked := map[string]bool{}
+	for _, om := range all {
 		if ctx.Err() != nil {
 			return 0
 		}
+		dest := om.Msg.To
+		if blocked[dest] {
+			continue
+		}
+		if w := time.Until(om.NextAt); w > 0 {
+			blocked[dest] = true
+			if w < wait {
+				wait = w
+			}
+			continue
+		}
 		o.attempt(ctx, om)
 		if om.Status == OutPending {
+			blocked[dest] = true
 			if w := time.Until(om.NextAt); w < wait {
 				wait = w
 			}

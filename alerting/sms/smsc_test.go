@@ -46,7 +46,7 @@ type smsc struct {
 	dropped int
 }
 
-func newSMSC(t *testing.T) *smsc {
+func newSMSC(t testing.TB) *smsc {
 	s := &smsc{dropAt: map[int]bool{}}
 	s.srv = smpptest.NewUnstartedServer()
 	s.srv.Handler = s.handle
