@@ -45,8 +45,12 @@ func (r *reader) release() {
 // snapshot refreshes the part set and copies the head of s in [from, to]
 // into r.head. Both are read under db.mu so that a seal, which moves the
 // head into the set under db.mu, is seen whole.
-func (r *reader) snapshot(s *memSeries, from, to int64) {
+func (r *reader) snapshot(s *memSeries, from, to int64) error {
 	r.db.mu.RLock()
+	if r.db.parts == nil {
+		r.db.mu.RUnlock()
+		return ErrClosed
+	}
 	if r.db.parts != r.ps {
 		if r.ps != nil {
 			r.ps.decRef()
@@ -59,12 +63,15 @@ func (r *reader) snapshot(s *memSeries, from, to int64) {
 	r.head = append(r.head[:0], rangeOf(s.head, from, to)...)
 	s.mu.Unlock()
 	r.db.mu.RUnlock()
+	return nil
 }
 
 // unsealedPoints returns the points of s in [from, to] that are not in
 // part files yet (parts being sealed and the head).
 func (r *reader) unsealedPoints(s *memSeries, from, to int64) ([]model.Point, error) {
-	r.snapshot(s, from, to)
+	if err := r.snapshot(s, from, to); err != nil {
+		return nil, err
+	}
 	r.out = r.out[:0]
 	for _, m := range r.ps.mem {
 		r.mergeIn(rangeOf(m.series[s.ref], from, to))
@@ -76,7 +83,9 @@ func (r *reader) unsealedPoints(s *memSeries, from, to int64) ([]model.Point, er
 
 // points returns the merged points of s in [from, to]; valid until the next call.
 func (r *reader) points(s *memSeries, from, to int64) ([]model.Point, error) {
-	r.snapshot(s, from, to)
+	if err := r.snapshot(s, from, to); err != nil {
+		return nil, err
+	}
 
 	r.out = r.out[:0]
 	var err error
