@@ -109,6 +109,7 @@ func (s *Simulator) startMQTT() error {
 	}
 	for _, st := range mq {
 		st := st
+		st.embedded = s.broker != nil
 		s.goRun(func(ctx context.Context) { s.runMQTTStation(ctx, st) })
 	}
 	return nil

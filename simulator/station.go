@@ -77,6 +77,9 @@ type station struct {
 	quant  map[string]func(float64) (float64, bool)
 	spikes noiseKey
 	faults *faultBook
+	// embedded is set for MQTT stations publishing to the embedded broker
+	// (the only one a broker_restart fault can stop).
+	embedded bool
 }
 
 // step returns the index of the time step containing w and its start.
@@ -114,7 +117,7 @@ func (s *station) reading(param string, w time.Time) Reading {
 		ft = w
 	}
 	r.Faults = s.faults.activeFor(s.info.ID, ft)
-	if s.info.Transport == TransportMQTT {
+	if s.info.Transport == TransportMQTT && s.embedded {
 		if bw := s.faults.active("", FaultBrokerRestart, ft); bw != nil {
 			r.Faults = append(r.Faults, FaultBrokerRestart)
 			r.Reason = "broker down"
