@@ -373,4 +373,3 @@ func startVMForBench(bin string) (string, func(), error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
