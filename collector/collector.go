@@ -48,7 +48,7 @@ type Drivers struct {
 	// driver takes province and kind from them).
 	MQTT func(cfg *MQTTConfig, stations []model.Station, h PushHandler, log zerolog.Logger) (Runner, error)
 	// Datafile builds the spool watcher; spool is already resolved.
-	Datafile func(cfg *DatafileConfig, spool string, h FileHandler, log zerolog.Logger) (Runner, error)
+	Datafile func(cfg *DatafileConfig, spool string, stations []model.Station, h FileHandler, log zerolog.Logger) (Runner, error)
 }
 
 // Options are the collector's dependencies.
@@ -265,7 +265,7 @@ func (c *Collector) startLocked(cfg *Config) error {
 			if d.Datafile == nil {
 				return nil, errors.New("datafile driver not available in this build")
 			}
-			return d.Datafile(cfg.Datafile, cfg.Resolve(cfg.Datafile.Spool), c.fileHandler(g), c.log.With().Str("driver", "datafile").Logger())
+			return d.Datafile(cfg.Datafile, cfg.Resolve(cfg.Datafile.Spool), mine, c.fileHandler(g), c.log.With().Str("driver", "datafile").Logger())
 		})
 	}
 	c.gen = g

@@ -72,9 +72,9 @@ type SinkConfig struct {
 	// is full: readings that arrive meanwhile share one request. Default
 	// 100ms; negative: send at once.
 	FlushInterval time.Duration `yaml:"flush_interval"`
-	MinBackoff   time.Duration `yaml:"min_backoff"`   // default 500ms
-	MaxBackoff   time.Duration `yaml:"max_backoff"`   // default 1m
-	Gzip         *bool         `yaml:"gzip"`          // default true
+	MinBackoff    time.Duration `yaml:"min_backoff"` // default 500ms
+	MaxBackoff    time.Duration `yaml:"max_backoff"` // default 1m
+	Gzip          *bool         `yaml:"gzip"`        // default true
 }
 
 // ShardConfig splits stations between collectors: this one handles the

@@ -3,11 +3,13 @@
 package wire
 
 import (
+	"context"
 	"sync"
 
 	"github.com/rs/zerolog"
 
 	"github.com/quantrac/quantrac/collector"
+	"github.com/quantrac/quantrac/drivers/datafile"
 	"github.com/quantrac/quantrac/drivers/modbus"
 	"github.com/quantrac/quantrac/drivers/mqtt"
 	"github.com/quantrac/quantrac/model"
@@ -45,8 +47,29 @@ func Drivers() collector.Drivers {
 				BusyRetryWait: mc.BusyRetryWait,
 			}, modbus.Options{Map: m, Pool: pool, Logger: &log})
 		},
-		MQTT: NewMQTT,
+		MQTT:     NewMQTT,
+		Datafile: NewDatafile,
 	}
+}
+
+// NewDatafile builds the drivers/datafile spool watcher; a file moves to
+// done/ only after the handler queued its samples.
+func NewDatafile(cfg *collector.DatafileConfig, spool string, stations []model.Station, h collector.FileHandler, log zerolog.Logger) (collector.Runner, error) {
+	w, err := datafile.New(datafile.Options{Spool: spool, Stations: stations, Logger: log}, datafile.Handler(h))
+	if err != nil {
+		return nil, err
+	}
+	return closingRunner{w}, nil
+}
+
+type closingRunner struct{ w *datafile.Watcher }
+
+func (r closingRunner) Run(ctx context.Context) error {
+	err := r.w.Run(ctx)
+	if cerr := r.w.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // NewMQTT builds the drivers/mqtt subscriber for the collector's mqtt

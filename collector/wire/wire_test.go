@@ -30,6 +30,7 @@ stations:
   - {id: HN-MQ1, kind: air, province: HN, transport: mqtt, format: json}
   - {id: HN-MQ2, kind: weather, province: HN, transport: mqtt, format: number}
   - {id: HN-MQ3, kind: air, province: HP, transport: mqtt, format: senml}
+  - {id: HN-TX1, kind: hydrological, province: HN, transport: txt}
 `
 
 // TestSimulatorGroundTruth runs the real drivers against the simulator's
@@ -88,7 +89,7 @@ func TestSimulatorGroundTruth(t *testing.T) {
 		c.Close()
 	}()
 
-	stations := []string{"HN-MB1", "HN-MB2", "HN-MB3", "HN-MQ1", "HN-MQ2", "HN-MQ3"}
+	stations := []string{"HN-MB1", "HN-MB2", "HN-MB3", "HN-MQ1", "HN-MQ2", "HN-MQ3", "HN-TX1"}
 	read := func() map[string][]model.Point {
 		out := map[string][]model.Point{}
 		m := model.MustMatcher(model.MatchRegexp, model.LabelStation, "HN-.*")
