@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/quantrac/quantrac/model"
 )
 
@@ -23,7 +25,12 @@ func TestMain(m *testing.M) {
 		crashChild(dir)
 		return
 	}
-	os.Exit(m.Run())
+	// lib/encoding's dependencies start package-level goroutines at init.
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/VictoriaMetrics/VictoriaMetrics/lib/bytesutil.newInternStringMap.func1"),
+		goleak.IgnoreAnyFunction("github.com/VictoriaMetrics/VictoriaMetrics/lib/timeutil.init.0.func1"),
+		goleak.IgnoreAnyFunction("github.com/VictoriaMetrics/VictoriaMetrics/lib/fasttime.init.0.func1"),
+	)
 }
 
 // crashBatch is batch n of the child writer: 3 series, 5 samples each.

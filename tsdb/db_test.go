@@ -64,9 +64,7 @@ func TestAppendSelectReopen(t *testing.T) {
 	}
 	check(db)
 	// Reopen without Close: WAL replay.
-	db.wal.close()
-	db.closed = true
-	unlockDir(db.lockF)
+	crash(t, db)
 	db2 := openTest(t, dir)
 	check(db2)
 	if err := db2.Close(); err != nil {
