@@ -56,12 +56,7 @@ func (e *Engine) Resolve(ctx context.Context, id uint64, by, note string) (*Aler
 		}
 		return nil, fmt.Errorf("alert %d: %w", id, ErrNotFound)
 	}
-	var r *Rule
-	for _, x := range e.rules {
-		if x.Name == a.Rule {
-			r = x
-		}
-	}
+	r := e.ruleByName[a.Rule]
 	p := &pending{}
 	a.ResolveNote = note
 	if a.State == StatePending {

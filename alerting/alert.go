@@ -69,6 +69,12 @@ type Alert struct {
 	Notified []string `json:"notified,omitempty"`
 	// Silenced is filled when listing: a silence matches the alert now.
 	Silenced bool `json:"silenced,omitempty"`
+	// Held is set when a notification of this firing alert was held by a
+	// silence; when the silence ends and the alert still fires, the
+	// officers are told then.
+	Held bool `json:"held,omitempty"`
+	// PrevLevel is the level before the last level change.
+	PrevLevel string `json:"prev_level,omitempty"`
 }
 
 func (a *Alert) active() bool { return a.State != StateResolved }

@@ -72,6 +72,9 @@ type Options struct {
 	// MaxQueuedSamples bounds samples waiting for streaming evaluation
 	// (default 2,000,000); past it the oldest batches are dropped and counted.
 	MaxQueuedSamples int
+	// Retention keeps resolved alerts and delivered messages this long
+	// (default 90 days); older ones are pruned hourly.
+	Retention time.Duration
 	// StationName maps a station id to its display name (optional; the
 	// api can also call SetStations).
 	StationName func(id string) string
@@ -99,6 +102,9 @@ func (o *Options) setDefaults() {
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 30 * time.Second
 	}
+	if o.Retention <= 0 {
+		o.Retention = 90 * 24 * time.Hour
+	}
 	if o.MaxQueuedSamples <= 0 {
 		o.MaxQueuedSamples = 2_000_000
 	}
@@ -113,20 +119,22 @@ type Engine struct {
 	clock Clock
 	st    *store
 
-	mu        sync.Mutex // guards everything below up to the queue
-	rules     []*Rule
-	byMetric  map[string][]*Rule            // metric → rules without a fixed station
-	byStation map[string]map[string][]*Rule // metric → station → rules
-	anyMetric []*Rule
-	roster    *Roster
-	active    map[string]*Alert // key → alert not resolved
-	byID      map[uint64]*Alert
-	nextID    uint64
-	silences  map[string]*Silence
-	lastSeen  map[string]map[string]*seenGroup // rule → group key → last sample
-	rateHist  map[string]*rateState            // rule+series → recent points
-	lastRun   map[string]time.Time             // periodic rule → last evaluation
-	stations  map[string]string
+	mu         sync.Mutex // guards everything below up to the queue
+	rules      []*Rule
+	ruleByName map[string]*Rule
+	byMetric   map[string][]*Rule            // metric → rules without a fixed station
+	byStation  map[string]map[string][]*Rule // metric → station → rules
+	anyMetric  []*Rule
+	roster     *Roster
+	active     map[string]*Alert // key → alert not resolved
+	byID       map[uint64]*Alert
+	nextID     uint64
+	silences   map[string]*Silence
+	lastSeen   map[string]map[string]*seenGroup // rule → group key → last sample
+	rateHist   map[string]*rateState            // rule+series → recent points
+	lastRun    map[string]time.Time             // periodic rule → last evaluation
+	lastPrune  time.Time
+	stations   map[string]string
 
 	qmu     sync.Mutex
 	queue   []queuedBatch
@@ -280,6 +288,10 @@ func (e *Engine) initIDs() error {
 // (or is New).
 func (e *Engine) setRules(rules []*Rule) {
 	e.rules = rules
+	e.ruleByName = make(map[string]*Rule, len(rules))
+	for _, r := range rules {
+		e.ruleByName[r.Name] = r
+	}
 	e.byMetric = map[string][]*Rule{}
 	e.byStation = map[string]map[string][]*Rule{}
 	e.anyMetric = nil

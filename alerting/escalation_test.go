@@ -83,12 +83,12 @@ func TestGroupingAndSilence(t *testing.T) {
 	clock := &fakeClock{t: t0}
 	h := newHarness(t, t.TempDir(), "testdata/rules", clock)
 	defer h.stop()
-	if _, err := h.eng.AddSilence(&Silence{Matchers: `{station="HN-S09"}`, End: t0.Add(time.Hour), Author: "an", Comment: "bảo trì"}); err != nil {
+	if _, err := h.eng.AddSilence(&Silence{Matchers: `{station="HP-S09"}`, End: t0.Add(time.Hour), Author: "an", Comment: "bảo trì"}); err != nil {
 		t.Fatal(err)
 	}
 	var batch []model.Sample
 	for i := 0; i < 10; i++ {
-		ls := model.New("pm25_ugm3", "station", "HN-S0"+string(rune('0'+i)), "province", "HN", "kind", "air")
+		ls := model.New("pm25_ugm3", "station", "HP-S0"+string(rune('0'+i)), "province", "HN", "kind", "air")
 		batch = append(batch, model.Sample{Labels: ls, T: t0.UnixMilli(), V: 80})
 	}
 	h.eng.Observe(context.Background(), batch)
@@ -104,8 +104,18 @@ func TestGroupingAndSilence(t *testing.T) {
 	h.eng.SMSReply(context.Background(), "+84901000004", "OK")
 	firing, _ := h.eng.Alerts(AlertFilter{State: StateFiring})
 	acked, _ := h.eng.Alerts(AlertFilter{State: StateAcknowledged})
-	if len(firing) != 1 || len(acked) != 9 || !firing[0].Silenced {
+	if len(firing) != 1 || len(acked) != 9 || !firing[0].Silenced || !firing[0].Held {
 		t.Fatalf("firing %d (silenced one expected), acked %d", len(firing), len(acked))
+	}
+	// The maintenance window ends with the station still over the limit:
+	// the officer hears about it then, once.
+	clock.Add(61 * time.Minute)
+	h.eng.Tick(context.Background())
+	h.eng.Tick(context.Background())
+	h.settle()
+	msgs = h.sms.all()
+	if len(msgs) != 2 || !strings.HasPrefix(msgs[1].Text, "Sau thời gian tạm dừng cảnh báo, vẫn còn: ") || msgs[1].Events[0].Labels["station"] != "HP-S09" {
+		t.Fatalf("after the silence: %v", smsTo(msgs))
 	}
 }
 

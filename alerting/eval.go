@@ -100,7 +100,7 @@ func (e *Engine) drop(p *pending, a *Alert) {
 func (e *Engine) tdata(a *Alert, r *Rule, kind string, at time.Time) *TemplateData {
 	loc := e.roster.Location()
 	st := a.Labels[model.LabelStation]
-	d := &TemplateData{ID: a.ID, Rule: a.Rule, Event: kind, Severity: a.Severity, Level: a.LevelName,
+	d := &TemplateData{ID: a.ID, Rule: a.Rule, Event: kind, Severity: a.Severity, Level: a.LevelName, PrevLevel: a.PrevLevel,
 		Value: a.Value, Limit: a.Limit, Unit: a.Unit, Station: st, StationName: e.stationName(st),
 		Province: a.Labels[model.LabelProvince], Metric: a.Labels[model.MetricName], Labels: a.Labels,
 		T: at.In(loc), Time: at.In(loc).Format(timeLayout), Since: a.ActiveAt.In(loc).Format(timeLayout)}
@@ -315,6 +315,9 @@ func levelFor(r *Rule, v float64, cur int) int {
 func (e *Engine) setLevel(a *Alert, r *Rule, lvl int) {
 	a.Level = lvl
 	l := r.Levels[lvl]
+	if a.LevelName != l.Name {
+		a.PrevLevel = a.LevelName
+	}
 	a.LevelName = l.Name
 	a.Severity = l.Severity
 	a.Limit = l.limit()

@@ -68,6 +68,10 @@ func (e *Engine) flush() error {
 		for _, ev := range events {
 			if ev.Kind != EventAcknowledged && e.silenced(ev.Labels, now) {
 				e.log.Info().Uint64("alert", ev.AlertID).Str("event", ev.Kind).Msg("notification silenced")
+				if a := e.byID[ev.AlertID]; a != nil && a.State == StateFiring && ev.Kind != EventResolved && ev.Kind != EventLevelDown {
+					a.Held = true
+					touched = append(touched, a)
+				}
 				continue
 			}
 			broadcast = append(broadcast, ev)

@@ -31,9 +31,22 @@ func (e *Engine) Tick(ctx context.Context) {
 	}
 	p := &pending{}
 	e.checkNoData(p, now)
+	e.checkHeld(p, now)
+	e.checkStalePending(p, now)
 	e.checkEscalation(p, now)
 	e.commit(p)
+	prune := now.Sub(e.lastPrune) >= time.Hour
+	if prune {
+		e.lastPrune = now
+	}
 	e.mu.Unlock()
+	if prune {
+		if n, err := e.st.prune(now.Add(-e.opts.Retention)); err != nil {
+			e.log.Error().Err(err).Msg("prune old alerts and messages")
+		} else if n > 0 {
+			e.log.Info().Int("records", n).Msg("pruned old alerts and messages")
+		}
+	}
 
 	// Queries run without the lock; their results are applied under it.
 	for _, r := range due {
@@ -255,5 +268,49 @@ func (e *Engine) checkEscalation(p *pending, now time.Time) {
 			Text: text, Labels: a.Labels, Value: a.Value, Limit: a.Limit, At: now, Team: a.Team, To: to, SMS: true}
 		p.events = append(p.events, ev)
 		e.log.Warn().Uint64("alert", a.ID).Int("step", a.EscLevel).Strs("to", to).Msg("alert escalated: not acknowledged in time")
+	}
+}
+
+// checkHeld tells the officers about alerts that fired during a silence
+// and still fire now that it is over; escalation starts from now. Caller
+// holds mu.
+func (e *Engine) checkHeld(p *pending, now time.Time) {
+	for _, a := range e.active {
+		if !a.Held || e.silenced(a.Labels, now) {
+			continue
+		}
+		a.Held = false
+		p.touch(a)
+		if a.State != StateFiring {
+			continue
+		}
+		a.FiredAt = now
+		a.EscLevel = 0
+		text := "Sau thời gian tạm dừng cảnh báo, vẫn còn: " + a.Message
+		p.events = append(p.events, &Event{AlertID: a.ID, Kind: EventFiring, Rule: a.Rule, Severity: a.Severity, Level: a.LevelName,
+			Text: text, Labels: a.Labels, Value: a.Value, Limit: a.Limit, At: now, Team: a.Team, SMS: true})
+	}
+}
+
+// checkStalePending forgets pending alerts of streaming rules whose series
+// stopped reporting before `for` elapsed: the condition can no longer be
+// confirmed (a no-data rule covers the silence). Caller holds mu.
+func (e *Engine) checkStalePending(p *pending, now time.Time) {
+	for _, a := range e.active {
+		if a.State != StatePending {
+			continue
+		}
+		switch a.Kind {
+		case KindThreshold, KindLevels, KindRate, KindQuality:
+		default:
+			continue
+		}
+		var forDur time.Duration
+		if r := e.ruleByName[a.Rule]; r != nil {
+			forDur = r.forDur
+		}
+		if now.Sub(a.LastValueAt) > 2*forDur+10*time.Minute {
+			e.drop(p, a)
+		}
 	}
 }

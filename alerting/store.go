@@ -155,3 +155,70 @@ func (s *store) loadSilences() ([]*Silence, error) {
 	})
 	return out, err
 }
+
+// prune deletes resolved alerts and archived messages older than before.
+func (s *store) prune(before time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var dead [][]byte
+		ab := tx.Bucket([]byte(bucketAlerts))
+		err := ab.ForEach(func(k, v []byte) error {
+			var a struct {
+				State      State     `json:"state"`
+				ResolvedAt time.Time `json:"resolved_at"`
+			}
+			if json.Unmarshal(v, &a) == nil && a.State == StateResolved && a.ResolvedAt.Before(before) {
+				dead = append(dead, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range dead {
+			if err := ab.Delete(k); err != nil {
+				return err
+			}
+		}
+		n += len(dead)
+		dead = dead[:0]
+		sb := tx.Bucket([]byte(bucketSent))
+		gone := map[string]bool{}
+		err = sb.ForEach(func(k, v []byte) error {
+			var om struct {
+				Msg struct {
+					Created time.Time `json:"created"`
+				} `json:"msg"`
+			}
+			if json.Unmarshal(v, &om) == nil && om.Msg.Created.Before(before) {
+				dead = append(dead, append([]byte(nil), k...))
+				gone[string(k)] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range dead {
+			if err := sb.Delete(k); err != nil {
+				return err
+			}
+		}
+		n += len(dead)
+		rb := tx.Bucket([]byte(bucketRefs))
+		var deadRefs [][]byte
+		rb.ForEach(func(k, v []byte) error {
+			if gone[string(v)] {
+				deadRefs = append(deadRefs, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		for _, k := range deadRefs {
+			if err := rb.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
