@@ -14,12 +14,12 @@ type Encoding string
 
 // Encodings of datalogger files.
 const (
-	EncodingUTF8    Encoding = "utf-8"
-	EncodingUTF16   Encoding = "utf-16"
-	EncodingCP1258  Encoding = "windows-1258"
-	utf8BOM                  = "\xef\xbb\xbf"
-	utf16LEBOM               = "\xff\xfe"
-	utf16BEBOM               = "\xfe\xff"
+	EncodingUTF8   Encoding = "utf-8"
+	EncodingUTF16  Encoding = "utf-16"
+	EncodingCP1258 Encoding = "windows-1258"
+	utf8BOM                 = "\xef\xbb\xbf"
+	utf16LEBOM              = "\xff\xfe"
+	utf16BEBOM              = "\xfe\xff"
 )
 
 // decodeText turns file bytes into NFC UTF-8 text: a UTF-8 BOM is dropped,
