@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -90,11 +91,13 @@ func (s *Simulator) startMQTT() error {
 		if len(mq) == 0 {
 			return nil
 		}
-		p, err := newPahoPublisher(cfg.URL, cfg.Username, cfg.Password, fmt.Sprintf("quantrac-simulator-%d", s.sc.Seed), cfg.QoS)
-		if err != nil {
-			return err
+		if !cfg.StationClients {
+			p, err := newPahoPublisher(cfg.URL, cfg.Username, cfg.Password, fmt.Sprintf("quantrac-simulator-%d", s.sc.Seed), cfg.QoS)
+			if err != nil {
+				return err
+			}
+			s.mqttPub = p
 		}
-		s.mqttPub = p
 	} else {
 		b, err := NewBroker(cfg.Listen, cfg.Username, cfg.Password, cfg.Users)
 		if err != nil {
@@ -107,12 +110,64 @@ func (s *Simulator) startMQTT() error {
 		s.mqttPub = brokerPublisher{b: b, qos: cfg.QoS}
 		s.goRun(s.watchBroker)
 	}
+	if cfg.StationClients && len(mq) > 0 {
+		if err := s.connectStations(mq); err != nil {
+			return err
+		}
+	}
 	for _, st := range mq {
 		st := st
 		st.embedded = s.broker != nil
 		s.goRun(func(ctx context.Context) { s.runMQTTStation(ctx, st) })
 	}
 	return nil
+}
+
+// connectStations gives every station its own connection, 32 connecting
+// at a time.
+func (s *Simulator) connectStations(mq []*station) error {
+	cfg := s.sc.MQTT
+	url := s.BrokerURL()
+	sem := make(chan struct{}, 32)
+	errs := make(chan error, len(mq))
+	var wg sync.WaitGroup
+	for _, st := range mq {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(st *station) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p, err := newPahoPublisher(url, cfg.Username, cfg.Password, st.info.ID, cfg.QoS)
+			if err != nil {
+				errs <- fmt.Errorf("station %s: %w", st.info.ID, err)
+				return
+			}
+			st.pub = p
+		}(st)
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		s.closeStationClients()
+		return err
+	}
+	return nil
+}
+
+// closeStationClients disconnects the stations' own connections.
+func (s *Simulator) closeStationClients() {
+	var wg sync.WaitGroup
+	for _, st := range s.stations {
+		if st.pub == nil {
+			continue
+		}
+		wg.Add(1)
+		go func(p publisher) {
+			defer wg.Done()
+			p.close()
+		}(st.pub)
+	}
+	wg.Wait()
 }
 
 // watchBroker stops the embedded broker while a broker_restart fault is
@@ -195,18 +250,22 @@ func (s *Simulator) runMQTTStation(ctx context.Context, st *station) {
 			go func() { // deliver late without holding up the next step
 				defer s.wg.Done()
 				if s.sleepUntil(ctx, s.now().Add(w.delay())) {
-					s.send(m)
+					s.send(st, m)
 				}
 			}()
 			continue
 		}
-		s.send(msgs)
+		s.send(st, msgs)
 	}
 }
 
-func (s *Simulator) send(msgs []message) {
+func (s *Simulator) send(st *station, msgs []message) {
+	pub := s.mqttPub
+	if st.pub != nil {
+		pub = st.pub
+	}
 	for _, m := range msgs {
-		if err := s.mqttPub.publish(m.topic, m.payload); err != nil {
+		if err := pub.publish(m.topic, m.payload); err != nil {
 			s.stats.mqttErrors.Add(1)
 			continue
 		}

@@ -341,3 +341,25 @@ func TestMQTTOutOfOrder(t *testing.T) {
 		t.Errorf("out of order: %d messages all in order", len(ms))
 	}
 }
+
+func TestMQTTStationClients(t *testing.T) {
+	sim := startTest(t, strings.Replace(mqttScenario, "seed: 9", "seed: 9\nmqtt: {station_clients: true}", 1))
+	sub := newSubscriber(t, sim.BrokerURL(), "collector", "collector-secret", "stations/#", "senml/#")
+	msgs := sub.waitFor(t, 10*time.Second, func(ms []received) bool {
+		c := countStations(ms)
+		return c["M-Json"] >= 2 && c["M-Senml"] >= 2 && c["M-Num"] >= 12
+	})
+	for _, m := range msgs {
+		checkMessage(t, sim, m)
+	}
+	// Each station reconnects after a broker restart.
+	sim.AddFault(Fault{Kind: FaultBrokerRestart}, time.Second)
+	for deadline := time.Now().Add(3 * time.Second); sim.Stats().BrokerUp && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	sub.take()
+	sub.waitFor(t, 20*time.Second, func(ms []received) bool {
+		c := countStations(ms)
+		return c["M-Json"] >= 2 && c["M-Senml"] >= 2 && c["M-JsonUnix"] >= 2
+	})
+}

@@ -105,6 +105,11 @@ type MQTTConfig struct {
 	Users []MQTTUser `yaml:"users"`
 	// QoS of published messages; default 1.
 	QoS byte `yaml:"qos"`
+	// StationClients gives every station its own MQTT connection (client
+	// id = station id, the station account), as real stations have. Off:
+	// the embedded broker's inline client publishes for all of them (an
+	// external broker gets one shared connection).
+	StationClients bool `yaml:"station_clients"`
 }
 
 // MQTTUser is an account on the embedded broker.

@@ -475,6 +475,7 @@ func (s *Simulator) Stop() {
 			p.stop()
 		}
 		s.wg.Wait()
+		s.closeStationClients()
 		if s.mqttPub != nil {
 			s.mqttPub.close()
 		}

@@ -32,18 +32,27 @@ func cpuTime() time.Duration {
 //	nice go test -run '^$' -bench Scale2000 -benchtime 1x ./simulator/
 func BenchmarkScale2000(b *testing.B) {
 	for i := 0; i < b.N; i++ {
-		runScale(b, 1000, 1000, 8*time.Second)
+		runScale(b, 1000, 1000, false, 8*time.Second)
 	}
 }
 
-func runScale(b *testing.B, nModbus, nMQTT int, run time.Duration) {
+// BenchmarkScale2000StationClients is BenchmarkScale2000 with one MQTT
+// connection per station (mqtt.station_clients).
+func BenchmarkScale2000StationClients(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		runScale(b, 1000, 1000, true, 8*time.Second)
+	}
+}
+
+func runScale(b *testing.B, nModbus, nMQTT int, stationClients bool, run time.Duration) {
 	sc, err := ParseScenario([]byte(fmt.Sprintf(`
 seed: 2000
 speed: 60
 interval: 1s
 modbus: {maps: ../configs/maps}
+mqtt: {station_clients: %v}
 generate: {modbus: %d, mqtt: %d}
-`, nModbus, nMQTT)), "scale", ".")
+`, stationClients, nModbus, nMQTT)), "scale", ".")
 	if err != nil {
 		b.Fatal(err)
 	}

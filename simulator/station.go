@@ -80,6 +80,8 @@ type station struct {
 	// embedded is set for MQTT stations publishing to the embedded broker
 	// (the only one a broker_restart fault can stop).
 	embedded bool
+	// pub is the station's own MQTT connection (station_clients), or nil.
+	pub publisher
 }
 
 // step returns the index of the time step containing w and its start.
