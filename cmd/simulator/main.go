@@ -25,13 +25,17 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "simulator:", err)
+		stop()
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+// run starts the simulator and returns when ctx ends (Ctrl-C).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("simulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	scenarioPath := fs.String("scenario", "configs/demo/scenario.yaml", "scenario YAML file")
@@ -73,8 +77,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		opts.ModbusBasePort = basePort
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	t0 := time.Now()
 	sim, err := simulator.Start(ctx, sc, opts)
 	if err != nil {
