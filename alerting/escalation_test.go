@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/quantrac/quantrac/model"
 )
 
@@ -198,5 +200,30 @@ func TestReloadKeepsState(t *testing.T) {
 	h.settle()
 	if got := smsTo(h.sms.all()); len(got) != 2 {
 		t.Fatalf("reload re-notified or lost: %v", got)
+	}
+}
+
+// A crash after an alert fired but before its SMS was built: the event is
+// in the store, and the next start sends it, once.
+func TestRestartSendsPendingEventsOnce(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeClock{t: t0}
+	eng, err := New(Options{DataDir: dir, RulesDir: "testdata/rules", RosterFile: "testdata/oncall.yaml", Clock: clock, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := model.New("water_level_m", "station", "HN-LongBien", "province", "HN", "kind", "hydrological")
+	eng.evalBatches([]queuedBatch{{samples: []model.Sample{{Labels: ls, T: t0.UnixMilli(), V: 9.7}}, at: time.Now()}})
+	eng.Close() // "crash": Run never flushed
+	h := newHarness(t, dir, "testdata/rules", clock)
+	defer h.stop()
+	h.settle()
+	if got := smsTo(h.sms.all()); len(got) != 1 || got[0] != "an:firing" {
+		t.Fatalf("after restart: %v", got)
+	}
+	h.observe("water_level_m", "HN-LongBien", "hydrological", 9.8, 0)
+	h.settle()
+	if n := len(h.sms.all()); n != 1 {
+		t.Fatalf("restart re-notified: %v", smsTo(h.sms.all()))
 	}
 }
