@@ -165,3 +165,31 @@ generate: {modbus: 25, mqtt: 12, txt: 3}
 		t.Errorf("kinds %v", kinds)
 	}
 }
+
+func TestShippedScenariosParse(t *testing.T) {
+	for _, p := range []string{"../configs/scenarios/scale-2000.yaml", "../configs/scenarios/chaos.yaml"} {
+		sc, err := LoadScenario(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(p, "chaos") {
+			continue
+		}
+		sc.Modbus.BasePort = 0
+		sc.MQTT.Listen = "127.0.0.1:0"
+		sc.Control.Listen = ""
+		sc.TXT.Spool = t.TempDir()
+		sim, err := Start(context.Background(), sc, DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[FaultKind]bool{}
+		for _, w := range sim.Faults() {
+			kinds[w.Kind] = true
+		}
+		sim.Stop()
+		if len(kinds) != len(FaultKinds) {
+			t.Errorf("chaos scenario covers %d of %d fault kinds", len(kinds), len(FaultKinds))
+		}
+	}
+}
