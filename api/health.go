@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/quantrac/quantrac/model"
+	"github.com/quantrac/quantrac/tsdb"
 )
 
 // handleHealthz is GET /healthz: the process is up. No token needed.
@@ -35,5 +36,23 @@ func (s *Server) handleMetrics(c *fiber.Ctx) error {
 	metrics.WriteGaugeUint64(w, "quantrac_api_insert_waiting", uint64(s.insert.waiting.Load()))
 	metrics.WriteGaugeUint64(w, "quantrac_api_insert_in_flight", uint64(len(s.insert.slots)))
 	metrics.WriteGaugeUint64(w, "quantrac_api_stations", uint64(len(s.stations.List())))
+	if db, ok := s.store.(*tsdb.DB); ok {
+		u := db.Usage()
+		st := db.Stats()
+		metrics.WriteGaugeUint64(w, "quantrac_tsdb_partitions", uint64(u.Partitions))
+		metrics.WriteGaugeUint64(w, "quantrac_tsdb_parts", uint64(u.Parts))
+		metrics.WriteGaugeUint64(w, "quantrac_tsdb_sealed_samples", uint64(u.Samples))
+		metrics.WriteGaugeUint64(w, "quantrac_tsdb_head_samples", uint64(u.HeadSamples))
+		metrics.WriteGaugeUint64(w, "quantrac_tsdb_data_bytes", uint64(u.DataBytes))
+		metrics.WriteGaugeUint64(w, "quantrac_tsdb_part_bytes", uint64(u.PartBytes))
+		metrics.WriteCounterUint64(w, "quantrac_tsdb_rejected_samples_total", uint64(st.Rejected.Load()))
+		metrics.WriteCounterUint64(w, "quantrac_tsdb_wal_repairs_total", uint64(st.WALRepairs.Load()))
+		metrics.WriteCounterUint64(w, "quantrac_tsdb_seals_total", uint64(st.Seals.Load()))
+		metrics.WriteCounterUint64(w, "quantrac_tsdb_compactions_total", uint64(st.Compactions.Load()))
+	}
+	if s.alerts != nil {
+		metrics.WriteCounterUint64(w, "quantrac_alerting_dropped_samples_total", uint64(s.alerts.Dropped()))
+		metrics.WriteCounterUint64(w, "quantrac_alerting_evaluations_total", uint64(s.alerts.Evaluations()))
+	}
 	return nil
 }
