@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -451,5 +450,3 @@ func (s *Simulator) watchModbus(ctx context.Context) {
 		}
 	}
 }
-
-var errStopped = errors.New("simulator stopped")

@@ -186,6 +186,12 @@ func TestShippedScenariosParse(t *testing.T) {
 		kinds := map[FaultKind]bool{}
 		for _, w := range sim.Faults() {
 			kinds[w.Kind] = true
+			if w.Kind == FaultSlow && w.Station == "CH-MB-Air" && (w.Delay != 4*time.Second || w.To.Sub(w.From) != 40*time.Second) {
+				t.Errorf("slow fault: delay %s, window %s; want 4s, 40s", w.Delay, w.To.Sub(w.From))
+			}
+			if w.Kind == FaultClockSkew && w.Station == "CH-MQ-Json" && w.Skew != -2*time.Hour {
+				t.Errorf("clock skew %s, want -2h", w.Skew)
+			}
 		}
 		sim.Stop()
 		if len(kinds) != len(FaultKinds) {
