@@ -3,6 +3,7 @@ package tsdb
 import (
 	"errors"
 	"math"
+	"os"
 	"testing"
 
 	"github.com/quantrac/quantrac/model"
@@ -78,6 +79,37 @@ func FuzzWALReader(f *testing.F) {
 		}
 		if r.Offset() > int64(len(b)) {
 			t.Fatalf("offset %d beyond %d bytes", r.Offset(), len(b))
+		}
+	})
+}
+
+// FuzzPartParse feeds damaged part files to the index parser and, when the
+// index parses, reads every block of every series.
+func FuzzPartParse(f *testing.F) {
+	dir := f.TempDir()
+	opts := DefaultOptions()
+	opts.fill()
+	s := newMemSeries(0, model.New("ph", "station", "A"), 0)
+	var pts []model.Point
+	for i := 0; i < 200; i++ {
+		pts = append(pts, model.Point{T: int64(i) * 60_000, V: float64(i%13) / 4, Q: model.Quality(i / 150)})
+	}
+	path, err := writePart(dir, 1, []sealedSeries{{s: s, pts: pts}}, &opts, 3)
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	f.Add(b)
+	f.Add(b[:len(b)/2])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pi, err := parsePart(data)
+		if err != nil {
+			return
+		}
+		p := &part{data: data, frames: pi.frames, series: map[uint32]*partSeries{}}
+		var dec blockDecoder
+		for _, e := range pi.entries {
+			p.appendPoints(&dec, nil, e, 0, model.MaxTime)
 		}
 	})
 }
