@@ -25,6 +25,8 @@ type tsdbResult struct {
 	AppendSamplesPerS  float64 `json:"append_samples_per_s"`
 	DailyAvg1yMs       float64 `json:"daily_avg_1y_ms"`
 	RawScanSamplesPerS float64 `json:"raw_scan_samples_per_s"`
+	CloseMs            float64 `json:"close_ms"`
+	Parts              int     `json:"parts"`
 	Sync               string  `json:"sync"`
 	BatchSamples       int     `json:"batch_samples"`
 
@@ -99,6 +101,7 @@ func runTSDB(args []string) error {
 	if err := db.Close(); err != nil {
 		return err
 	}
+	closeDur := time.Since(t0)
 	progress("appended %d samples in %v (Append calls), close (seal+merge) %v", len(samples), appendDur.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
 
 	db, err = tsdb.Open(dir, opts)
@@ -119,6 +122,8 @@ func runTSDB(args []string) error {
 		DataBytesPerSample: float64(u.DataBytes) / float64(len(samples)),
 		DiskBytesPerSample: float64(disk) / float64(len(samples)),
 		AppendSamplesPerS:  float64(len(samples)) / appendDur.Seconds(),
+		CloseMs:            float64(closeDur.Microseconds()) / 1000,
+		Parts:              u.Parts,
 		Sync:               "every batch",
 		BatchSamples:       *batch,
 	}
