@@ -68,9 +68,9 @@ func TestEngineSMSCDownThenBack(t *testing.T) {
 	// Three floods, noticed one after another: three SMS to the officer on duty.
 	for i, v := range []float64{9.6, 10.6, 11.6} {
 		eng.Observe(context.Background(), level("HN-LongBien", v, t0.Add(time.Duration(i)*time.Minute)))
-		time.Sleep(100 * time.Millisecond)
+		waitFor(t, "message in the outbox", func() bool { msgs, _ := eng.OutboxMessages(); return len(msgs) == i+1 })
 	}
-	time.Sleep(300 * time.Millisecond) // several failed attempts while down
+	waitFor(t, "failed attempts", func() bool { msgs, _ := eng.OutboxMessages(); return msgs[0].Attempts >= 2 })
 	if n := len(sc.submits()); n != 0 {
 		t.Fatalf("SMSC down but got %d submits", n)
 	}
