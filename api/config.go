@@ -121,8 +121,12 @@ type AlertingConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// RulesDir holds rule YAML files. Default configs/rules.
 	RulesDir string `yaml:"rules_dir"`
-	// Roster is the on-call roster file.
+	// Roster is the on-call roster file (configs/oncall.yaml).
 	Roster string `yaml:"roster"`
+	// Receivers is the receivers file (configs/alerting-receivers.yaml):
+	// SMPP, HTTP SMS gateway, webhook, file. Empty: alerts are kept and
+	// shown but nobody is notified.
+	Receivers string `yaml:"receivers"`
 }
 
 // AQIConfig configures the derived AQI job.

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/quantrac/quantrac/alerting"
+	"github.com/quantrac/quantrac/alerting/receivers"
 	"github.com/quantrac/quantrac/model"
 )
 
@@ -50,6 +51,7 @@ type Server struct {
 	insert    *insertGate
 	prom      *promAPI
 	alerts    *alerting.Engine
+	receivers *receivers.Set
 	observers []Observer
 	jobs      []Job
 	started   time.Time
@@ -245,6 +247,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.alerts != nil {
 		if err := s.alerts.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close alerting: %w", err))
+		}
+	}
+	if s.receivers != nil {
+		if err := s.receivers.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close alert receivers: %w", err))
 		}
 	}
 	if s.ownsStore {

@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/quantrac/quantrac/alerting"
+	"github.com/quantrac/quantrac/alerting/alertapi"
+	"github.com/quantrac/quantrac/alerting/receivers"
 	"github.com/quantrac/quantrac/dashboard"
 	"github.com/quantrac/quantrac/model"
 	"github.com/quantrac/quantrac/standards"
@@ -31,7 +33,17 @@ func (s *Server) wire() error {
 		s.AddJob(job)
 	}
 	if s.cfg.Alerting.Enabled {
+		var recv []alerting.Receiver
+		if path := s.cfg.Alerting.Receivers; path != "" {
+			set, err := receivers.Load(path, s.log.With().Str("component", "receivers").Logger())
+			if err != nil {
+				return fmt.Errorf("alerting receivers: %w", err)
+			}
+			s.receivers = set
+			recv = set.Receivers
+		}
 		eng, err := alerting.New(alerting.Options{
+			Receivers:  recv,
 			Reader:     s.store,
 			Query:      s.promQueryFunc(),
 			DataDir:    filepath.Join(s.cfg.DataDir, "alerting"),
@@ -46,10 +58,22 @@ func (s *Server) wire() error {
 		s.alerts = eng
 		s.AddObserver(eng)
 		s.AddJob(eng)
-		mountAlertAPI(s, eng)
+		alertapi.Mount(s.app, eng, s.guard)
+		if s.receivers != nil {
+			s.AddJob(jobFunc(func(ctx context.Context) error {
+				s.receivers.Start(ctx)
+				<-ctx.Done()
+				return nil
+			}))
+		}
 	}
 	return nil
 }
+
+// jobFunc adapts a function to Job.
+type jobFunc func(ctx context.Context) error
+
+func (f jobFunc) Run(ctx context.Context) error { return f(ctx) }
 
 // promQueryFunc evaluates an instant PromQL query for alert rules.
 func (s *Server) promQueryFunc() alerting.QueryFunc {
@@ -112,6 +136,3 @@ func (s *Server) mountDashboard() {
 		return h(c)
 	})
 }
-
-// mountAlertAPI adds the alert routes (acknowledge, silences, on-call).
-func mountAlertAPI(s *Server, eng *alerting.Engine) {}

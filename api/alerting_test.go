@@ -1,0 +1,70 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testRule = `rules:
+  - name: pm25_peak
+    kind: threshold
+    select: pm25_ugm3{kind="air"}
+    above: 100
+    clear: 80
+    unit: µg/m³
+    severity: warning
+    message: "{{.StationName}}: PM2.5 {{num .Value}} vượt {{num .Limit}}"
+`
+
+// alertingServer runs a server hosting the alert engine with one rule.
+func alertingServer(t *testing.T) *testServer {
+	rules := t.TempDir()
+	if err := os.WriteFile(filepath.Join(rules, "test.yaml"), []byte(testRule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return startServer(t, func(c *Config) {
+		c.Alerting.Enabled = true
+		c.Alerting.RulesDir = rules
+	})
+}
+
+func TestAlertingWired(t *testing.T) {
+	ts := alertingServer(t)
+	ts.mustDo(200, "POST", "/api/v1/stations", "", []byte(`[{"id":"HN-01","name":"Trạm Hoàn Kiếm","kind":"air","province":"HN","lat":21,"lon":105}]`))
+	now := time.Now().UnixMilli()
+	ts.mustDo(200, "POST", "/api/v1/ingest", "", []byte(fmt.Sprintf(
+		`{"series":[{"labels":{"__name__":"pm25_ugm3","station":"HN-01","province":"HN","kind":"air"},"t":[%d],"v":[150]}]}`, now)))
+	var list struct {
+		Alerts []struct {
+			ID    uint64 `json:"id"`
+			State string `json:"state"`
+		} `json:"alerts"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := ts.mustDo(200, "GET", "/api/v1/alerts?state=firing", "", nil)
+		list.Alerts = nil
+		if err := json.Unmarshal(r.body, &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Alerts) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no firing alert after a stored batch crossed the rule: %s", r.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	id := list.Alerts[0].ID
+	r := ts.mustDo(200, "POST", fmt.Sprintf("/api/v1/alerts/%d/ack", id), "", []byte(`{"by":"trực ban","note":"đã gọi trạm"}`), "Content-Type", "application/json")
+	if !strings.Contains(string(r.body), "acknowledged") {
+		t.Fatalf("ack: %s", r.body)
+	}
+	ts.mustDo(200, "GET", "/api/v1/oncall/now", "", nil)
+	ts.mustDo(200, "GET", "/api/v1/rules", "", nil)
+}
