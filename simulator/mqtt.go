@@ -87,10 +87,10 @@ func (s *Simulator) startMQTT() error {
 		}
 	}
 	cfg := s.sc.MQTT
+	if len(mq) == 0 {
+		return nil // no broker needed
+	}
 	if cfg.URL != "" {
-		if len(mq) == 0 {
-			return nil
-		}
 		if !cfg.StationClients {
 			p, err := newPahoPublisher(cfg.URL, cfg.Username, cfg.Password, fmt.Sprintf("quantrac-simulator-%d", s.sc.Seed), cfg.QoS)
 			if err != nil {

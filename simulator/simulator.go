@@ -251,6 +251,9 @@ func (s *Simulator) build() error {
 		if cfg.Transport == TransportTXT && (interval < time.Second || interval%time.Second != 0) {
 			return fmt.Errorf("station %s: interval %s: TXT files are stamped to the second, want whole seconds", cfg.ID, interval)
 		}
+		if cfg.Transport == TransportMQTT && cfg.Format == FormatJSON && cfg.TimeFormat == TimeUnix && (interval < time.Second || interval%time.Second != 0) {
+			return fmt.Errorf("station %s: interval %s: time_format unix stamps to the second, want whole seconds (or unix_ms)", cfg.ID, interval)
+		}
 		st := &station{
 			cfg:      cfg,
 			clock:    Clock{WallStart: s.start, SimStart: s.start, Speed: speed},
