@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -208,6 +209,19 @@ func newPublisher(t testing.TB, broker, user, password string) *publisher {
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
 	return &publisher{c: c}
+}
+
+// newTLSPublisher connects a plain paho client over TLS.
+func newTLSPublisher(t testing.TB, broker string, cfg *tls.Config) paho.Client {
+	t.Helper()
+	o := paho.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("pub-%d", time.Now().UnixNano())).
+		SetUsername(pubUser).SetPassword(pubPassword).SetTLSConfig(cfg).SetProtocolVersion(4)
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publisher connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
 }
 
 // publishAll publishes at QoS 1 and waits for every PUBACK.
