@@ -68,3 +68,27 @@ func TestAlertingWired(t *testing.T) {
 	ts.mustDo(200, "GET", "/api/v1/oncall/now", "", nil)
 	ts.mustDo(200, "GET", "/api/v1/rules", "", nil)
 }
+
+func TestAQIJobWired(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.AQI.Enabled = true; c.AQI.Interval = 100 * time.Millisecond })
+	// Three hours of PM2.5 ending now; the job writes aqi_vn for the station.
+	now := time.Now().Truncate(time.Hour)
+	var tsv, vs []string
+	for i := 0; i < 4; i++ {
+		tsv = append(tsv, fmt.Sprint(now.Add(-time.Duration(3-i)*time.Hour).UnixMilli()))
+		vs = append(vs, "60")
+	}
+	ts.mustDo(200, "POST", "/api/v1/ingest", "", []byte(`{"series":[{"labels":{"__name__":"pm25_ugm3","station":"HN-01","province":"HN","kind":"air"},"t":[`+
+		strings.Join(tsv, ",")+`],"v":[`+strings.Join(vs, ",")+`]}]}`))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := ts.mustDo(200, "GET", "/api/v1/label/__name__/values", "", nil)
+		if strings.Contains(string(r.body), `"aqi_vn"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no aqi_vn series written by the AQI job: %s", r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

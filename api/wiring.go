@@ -26,6 +26,7 @@ func (s *Server) wire() error {
 		opts := standards.DefaultAQIJobOptions()
 		opts.Location = s.loc
 		opts.Interval = s.cfg.AQI.Interval
+		opts.Logger = s.log.With().Str("component", "aqi").Logger()
 		job, err := standards.NewAQIJob(s.store, s.store, opts)
 		if err != nil {
 			return fmt.Errorf("aqi job: %w", err)
