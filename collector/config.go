@@ -313,6 +313,29 @@ func lineOfValue(data []byte, err error) (int, string) {
 	return 0, ""
 }
 
+// OverrideSink replaces the sink's type and URL (command-line flags) and
+// checks the result; empty arguments keep the configured values.
+func (c *Config) OverrideSink(typ, url string) error {
+	if typ == "" && url == "" {
+		return nil
+	}
+	if typ != "" && typ != c.Sink.Type {
+		c.Sink = SinkConfig{Type: typ, Timeout: c.Sink.Timeout, BatchSamples: c.Sink.BatchSamples,
+			FlushInterval: c.Sink.FlushInterval, MinBackoff: c.Sink.MinBackoff, MaxBackoff: c.Sink.MaxBackoff, Gzip: c.Sink.Gzip}
+	}
+	if url != "" {
+		if c.Sink.Type == SinkTSDB {
+			c.Sink.Dir = url
+		} else {
+			c.Sink.URL = url
+		}
+	}
+	if err := c.Sink.validate(); err != nil {
+		return fmt.Errorf("sink override: %w", err)
+	}
+	return nil
+}
+
 // Resolve returns p relative to the config file's directory (absolute
 // paths unchanged).
 func (c *Config) Resolve(p string) string {

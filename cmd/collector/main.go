@@ -4,6 +4,7 @@
 //
 //	collector -config configs/collector.yaml
 //	collector -check -config configs/collector.yaml
+//	collector -config sim.yaml -sink victoriametrics -sink-url http://127.0.0.1:8428
 //	collector probe modbus -address tcp://127.0.0.1:5020 -slave 1 -map configs/maps/X.yaml
 package main
 
@@ -45,10 +46,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 	check := fs.Bool("check", false, "validate the config and exit")
 	listen := fs.String("listen", "", "address of /metrics, /healthz and /status (overrides the config's listen)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	sinkType := fs.String("sink", "", "override the config's sink type: api, victoriametrics or tsdb")
+	sinkURL := fs.String("sink-url", "", "override the config's sink URL (the data directory for tsdb)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := collector.LoadConfig(*configPath)
+	load := func() (*collector.Config, error) {
+		cfg, err := collector.LoadConfig(*configPath)
+		if err != nil {
+			return nil, err
+		}
+		if err := cfg.OverrideSink(*sinkType, *sinkURL); err != nil {
+			return nil, err
+		}
+		if *listen != "" {
+			cfg.Listen = *listen
+		}
+		return cfg, nil
+	}
+	cfg, err := load()
 	if err != nil {
 		return err
 	}
@@ -67,9 +83,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	log := zerolog.New(stderr).Level(lvl).With().Timestamp().Logger()
-	if *listen != "" {
-		cfg.Listen = *listen
-	}
 
 	set := metrics.NewSet()
 	c, err := collector.New(cfg, collector.Options{
@@ -106,13 +119,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return
 			case <-hup:
 			}
-			ncfg, err := collector.LoadConfig(*configPath)
+			ncfg, err := load()
 			if err != nil {
 				log.Error().Err(err).Msg("reload: config invalid; keeping the running one")
 				continue
-			}
-			if *listen != "" {
-				ncfg.Listen = *listen
 			}
 			if err := c.Reload(ncfg); err != nil {
 				log.Error().Err(err).Msg("reload failed")

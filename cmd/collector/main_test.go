@@ -23,6 +23,14 @@ func TestCheck(t *testing.T) {
 	if !strings.Contains(out.String(), "ok, 4 stations") {
 		t.Fatalf("output: %q", out.String())
 	}
+	example := filepath.Join("..", "..", "configs", "collector.yaml")
+	out.Reset()
+	if err := run([]string{"-check", "-config", example, "-sink", "victoriametrics", "-sink-url", "http://127.0.0.1:8428"}, &out, &errb); err != nil || !strings.Contains(out.String(), "sink victoriametrics") {
+		t.Fatalf("sink override: %v %q", err, out.String())
+	}
+	if err := run([]string{"-check", "-config", example, "-sink", "kafka"}, &out, &errb); err == nil || !strings.Contains(err.Error(), "unknown sink") {
+		t.Fatalf("bad sink override: %v", err)
+	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("data_dir: x\nsink: {type: api, url: \"http://127.0.0.1:1\"}\nstations:\n  - {id: A, kind: air, province: HN, driver: carrier-pigeon}\n"), 0o644)
 	err := run([]string{"-check", "-config", bad}, &out, &errb)

@@ -243,13 +243,13 @@ func (q *Queue) registerMetrics() {
 
 // Stats is a snapshot of the queue's state.
 type Stats struct {
-	PendingBytes  int64         // written but not acknowledged
-	OldestAge     time.Duration // age of the oldest pending block, 0 when empty
-	WriterOffset  int64
-	ReaderOffset  int64 // acknowledged offset
-	Chunks        int
-	DroppedBlocks uint64
-	Corrupt       uint64
+	PendingBytes  int64         `json:"pending_bytes"`  // written but not acknowledged
+	OldestAge     time.Duration `json:"oldest_age_ns"`  // age of the oldest pending block, 0 when empty
+	WriterOffset  int64         `json:"writer_offset"`  // global offset of the next write
+	ReaderOffset  int64         `json:"reader_offset"`  // acknowledged offset
+	Chunks        int           `json:"chunks"`         // chunk files
+	DroppedBlocks uint64        `json:"dropped_blocks"` // dropped by the size and age bounds
+	Corrupt       uint64        `json:"corrupt_frames"` // damaged frames skipped
 }
 
 // Stats returns the queue's current state.
