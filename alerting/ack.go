@@ -286,3 +286,6 @@ func parseAckText(text string) (ids []uint64, ok bool) {
 	}
 	return ids, true
 }
+
+// Now is the engine's clock (the injected one in tests).
+func (e *Engine) Now() time.Time { return e.clock.Now() }

@@ -44,8 +44,8 @@ type Alert struct {
 	State    State             `json:"state"`
 	Severity string            `json:"severity"`
 	// Level is the index of the current level for levels rules (-1 none).
-	Level     int     `json:"level"`
-	LevelName string  `json:"level_name,omitempty"`
+	Level     int     `json:"level_index"`
+	LevelName string  `json:"level,omitempty"`
 	Value     float64 `json:"value"`
 	Limit     float64 `json:"limit"`
 	Unit      string  `json:"unit,omitempty"`
@@ -57,7 +57,7 @@ type Alert struct {
 	AckedAt     time.Time `json:"acked_at,omitzero"`      // acknowledged
 	ResolvedAt  time.Time `json:"resolved_at,omitzero"`   // resolved
 	LastValueAt time.Time `json:"last_value_at,omitzero"` // sample time of Value
-	AckBy       string    `json:"ack_by,omitempty"`
+	AckBy       string    `json:"acked_by,omitempty"`
 	AckNote     string    `json:"ack_note,omitempty"`
 	ResolvedBy  string    `json:"resolved_by,omitempty"`
 	ResolveNote string    `json:"resolve_note,omitempty"`

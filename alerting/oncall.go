@@ -423,8 +423,8 @@ func (r *Roster) NowAll(t time.Time) []Duty {
 	return out
 }
 
-// escalationTargets resolves the people of escalation step i of team at t.
-func (r *Roster) escalationTargets(team string, step int, t time.Time) []string {
+// EscalationTargets resolves the person ids of escalation step i of team at t.
+func (r *Roster) EscalationTargets(team string, step int, t time.Time) []string {
 	tm := r.teams[team]
 	if tm == nil || step >= len(tm.Escalation) {
 		return nil

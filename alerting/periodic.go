@@ -259,7 +259,7 @@ func (e *Engine) checkEscalation(p *pending, now time.Time) {
 		if e.silenced(a.Labels, now) {
 			continue
 		}
-		to := e.roster.escalationTargets(a.Team, a.EscLevel, now)
+		to := e.roster.EscalationTargets(a.Team, a.EscLevel, now)
 		a.EscLevel++
 		p.touch(a)
 		mins := int(step.after / time.Minute)

@@ -6,6 +6,7 @@ package alertapi
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -189,12 +190,17 @@ func (h *handlers) silences(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"silences": h.eng.Silences()})
 }
 
-// silenceBody is the body of POST /silences; times are RFC 3339 or unix ms.
+// silenceBody is the body of POST /silences. matchers is a selector string
+// ({station="HN-LongBien"}) or a list of {name, value, type ("=", "!=",
+// "=~", "!~") or isRegex}; times are RFC 3339 or unix ms, under start/end
+// or starts_at/ends_at.
 type silenceBody struct {
 	ID       string `json:"id"`
-	Matchers string `json:"matchers"`
+	Matchers any    `json:"matchers"`
 	Start    any    `json:"start"`
 	End      any    `json:"end"`
+	StartsAt any    `json:"starts_at"`
+	EndsAt   any    `json:"ends_at"`
 	Author   string `json:"author"`
 	Comment  string `json:"comment"`
 }
@@ -219,10 +225,59 @@ func parseTime(field string, v any) (time.Time, error) {
 	return time.Time{}, errors.New(field + ": want RFC 3339 (2026-11-25T08:00:00+07:00) or unix ms")
 }
 
+// matcherString turns the matchers field into a selector string.
+func matcherString(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case []any:
+		parts := make([]string, 0, len(x))
+		for i, it := range x {
+			m, ok := it.(map[string]any)
+			if !ok {
+				return "", fmt.Errorf("matchers[%d]: want {name, value, type}", i)
+			}
+			name, _ := m["name"].(string)
+			value, _ := m["value"].(string)
+			op, _ := m["type"].(string)
+			if op == "" {
+				op = "="
+				if re, _ := m["isRegex"].(bool); re {
+					op = "=~"
+				}
+				if eq, ok := m["isEqual"].(bool); ok && !eq {
+					op = map[string]string{"=": "!=", "=~": "!~"}[op]
+				}
+			}
+			if op != "=" && op != "!=" && op != "=~" && op != "!~" {
+				return "", fmt.Errorf("matchers[%d].type: want =, !=, =~ or !~, got %q", i, op)
+			}
+			if name == "" {
+				return "", fmt.Errorf("matchers[%d].name: required", i)
+			}
+			parts = append(parts, name+op+strconv.Quote(value))
+		}
+		return "{" + strings.Join(parts, ",") + "}", nil
+	}
+	return "", errors.New("matchers: want a selector string or a list of {name, value, type}")
+}
+
 func (h *handlers) addSilence(c *fiber.Ctx) error {
 	var b silenceBody
 	if err := fiberJSON(c, &b); err != nil {
 		return bad(c, err.Error())
+	}
+	ms, err := matcherString(b.Matchers)
+	if err != nil {
+		return bad(c, err.Error())
+	}
+	if b.Start == nil {
+		b.Start = b.StartsAt
+	}
+	if b.End == nil {
+		b.End = b.EndsAt
 	}
 	start, err := parseTime("start", b.Start)
 	if err != nil {
@@ -232,7 +287,7 @@ func (h *handlers) addSilence(c *fiber.Ctx) error {
 	if err != nil {
 		return bad(c, err.Error())
 	}
-	s, err := h.eng.AddSilence(&alerting.Silence{ID: b.ID, Matchers: b.Matchers, Start: start, End: end, Author: b.Author, Comment: b.Comment})
+	s, err := h.eng.AddSilence(&alerting.Silence{ID: b.ID, Matchers: ms, Start: start, End: end, Author: b.Author, Comment: b.Comment})
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "store silence") || strings.HasPrefix(err.Error(), "silence id") {
 			return engineError(c, err)
@@ -249,8 +304,39 @@ func (h *handlers) deleteSilence(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "success"})
 }
 
+// dutyPerson is one line of the flat on-call list: level 0 is on duty,
+// level n is escalation step n.
+type dutyPerson struct {
+	Level int       `json:"level"`
+	Team  string    `json:"team"`
+	Name  string    `json:"name"`
+	Phone string    `json:"phone"`
+	After string    `json:"after,omitempty"` // escalation delay
+	Until time.Time `json:"until,omitzero"`
+}
+
 func (h *handlers) oncall(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"teams": h.eng.OnCallNow()})
+	teams := h.eng.OnCallNow()
+	roster := h.eng.Roster()
+	var people []dutyPerson
+	for _, d := range teams {
+		for _, p := range d.People {
+			people = append(people, dutyPerson{Level: 0, Team: d.TeamName, Name: p.Name, Phone: p.Phone, Until: d.Until})
+		}
+		if tm := roster.Team(d.Team); tm != nil {
+			for i, st := range tm.Escalation {
+				for _, id := range roster.EscalationTargets(d.Team, i, h.eng.Now()) {
+					if p := roster.Person(id); p != nil {
+						people = append(people, dutyPerson{Level: i + 1, Team: d.TeamName, Name: p.Name, Phone: p.Phone, After: st.After})
+					}
+				}
+			}
+		}
+	}
+	if people == nil {
+		people = []dutyPerson{}
+	}
+	return c.JSON(fiber.Map{"teams": teams, "people": people})
 }
 
 // ruleInfo is a rule as listed.

@@ -83,7 +83,7 @@ func TestRoutes(t *testing.T) {
 	}
 	code, m := call(t, app, "GET", "/api/v1/alerts?state=firing&station=HN-LongBien", RoleViewer, "")
 	alerts := m["alerts"].([]any)
-	if code != 200 || len(alerts) != 1 || alerts[0].(map[string]any)["level_name"] != "Báo động II" {
+	if code != 200 || len(alerts) != 1 || alerts[0].(map[string]any)["level"] != "Báo động II" {
 		t.Fatalf("list: %d %v", code, m)
 	}
 	f := func(method, path, role, body string, want int, wantErr string) map[string]any {
@@ -106,7 +106,7 @@ func TestRoutes(t *testing.T) {
 	f("POST", "/api/v1/alerts/1/ack", RoleOperator, `{"by":`, 400, "body: want JSON")
 	f("POST", "/api/v1/alerts/99/ack", RoleOperator, `{"by":"x"}`, 404, "not found")
 	m = f("POST", "/api/v1/alerts/1/ack", RoleOperator, `{"by":"Nguyễn Văn An","note":"đang kiểm tra"}`, 200, "")
-	if m["state"] != "acknowledged" || m["ack_by"] != "Nguyễn Văn An" {
+	if m["state"] != "acknowledged" || m["acked_by"] != "Nguyễn Văn An" {
 		t.Fatalf("ack: %v", m)
 	}
 	m = f("POST", "/api/v1/alerts/1/resolve", RoleOperator, `{"by":"An","note":"nước rút"}`, 200, "")
@@ -125,6 +125,13 @@ func TestRoutes(t *testing.T) {
 	if len(m["silences"].([]any)) != 1 {
 		t.Fatalf("silences: %v", m)
 	}
+	// The dashboard's (Alertmanager-like) body.
+	m = f("POST", "/api/v1/silences", RoleOperator, `{"matchers":[{"name":"station","value":"HN-LongBien","type":"="},{"name":"kind","value":"hydro.*","isRegex":true}],"starts_at":"2026-11-25T02:00:00+07:00","ends_at":"2026-11-25T04:00:00+07:00","author":"dashboard","comment":"x"}`, 201, "")
+	if m["matchers"] != `{station="HN-LongBien",kind=~"hydro.*"}` {
+		t.Fatalf("matchers %v", m["matchers"])
+	}
+	f("POST", "/api/v1/silences", RoleOperator, `{"matchers":[{"name":"station","value":"x","type":"<"}],"end":"2026-11-25T04:00:00+07:00","author":"a"}`, 400, "matchers[0].type")
+	f("DELETE", "/api/v1/silences/"+m["id"].(string), RoleOperator, "", 200, "")
 	f("DELETE", "/api/v1/silences/"+id, RoleOperator, "", 200, "")
 	f("DELETE", "/api/v1/silences/"+id, RoleOperator, "", 404, "not found")
 
@@ -133,6 +140,10 @@ func TestRoutes(t *testing.T) {
 	tv := teams[0].(map[string]any)
 	if tv["team"] != "thuy-van" || tv["people"].([]any)[0].(map[string]any)["name"] != "Nguyễn Văn An" {
 		t.Fatalf("oncall: %v", tv)
+	}
+	people := m["people"].([]any)
+	if len(people) != 5 || people[0].(map[string]any)["name"] != "Nguyễn Văn An" || people[1].(map[string]any)["level"].(float64) != 1 || people[1].(map[string]any)["after"] != "10m" {
+		t.Fatalf("oncall people: %v", people)
 	}
 	f("POST", "/api/v1/rules/reload", RoleOperator, "", 403, "")
 	m = f("POST", "/api/v1/rules/reload", RoleAdmin, "", 200, "")
