@@ -177,3 +177,61 @@ func TestBucketStart(t *testing.T) {
 	f("2025-11-25 13:59", 8*time.Hour, "2025-11-25 08:00")
 	f("2025-11-25 13:59", 15*time.Minute, "2025-11-25 13:45")
 }
+
+// TestClusterTenants writes two provinces through a real cluster and reads
+// them back: each lands in its own tenant.
+func TestClusterTenants(t *testing.T) {
+	c := vmtest.StartCluster(t)
+	st, err := New(Options{Cluster: true, InsertURL: c.InsertURL, SelectURL: c.SelectURL,
+		Tenants: map[string]int{"HN": 1, "HCM": 2}, LatestLookback: 5 * 365 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	_, err = st.Append(ctx, []model.Sample{
+		{Labels: model.New("pm25_ugm3", "station", "HN-01", "province", "HN"), T: t0, V: 1},
+		{Labels: model.New("pm25_ugm3", "station", "HCM-01", "province", "HCM"), T: t0, V: 2, Q: model.QualityDeviceError},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// vminsert forwards in the background: wait until tenant 2 holds
+	// HCM, and only HCM.
+	var b []byte
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		vmtest.Flush(t, c.Storage)
+		resp, err := http.Get(c.SelectURL + "/select/2/prometheus/api/v1/label/station/values?start=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "HCM-01") {
+			break
+		}
+	}
+	if !strings.Contains(string(b), `["HCM-01"]`) {
+		t.Fatalf("tenant 2 stations: %s", b)
+	}
+	var got []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got = nil
+		err = st.Select(ctx, model.SelectQuery{Matchers: []*model.Matcher{model.MustMatcher(model.MatchEqual, model.MetricName, "pm25_ugm3")}, From: t0, To: t0, IncludeBad: true},
+			func(ls model.Labels, pts []model.Point) error {
+				got = append(got, fmt.Sprint(ls.Get("station"), " ", pts))
+				return nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if fmt.Sprint(got) != "[HCM-01 [{1764003600000 2 02}] HN-01 [{1764003600000 1 00}]]" {
+		t.Fatalf("select across tenants: %v", got)
+	}
+}

@@ -125,3 +125,100 @@ func Flush(t testing.TB, url string) {
 	}
 	resp.Body.Close()
 }
+
+// ClusterDir finds vminsert, vmselect and vmstorage: env
+// QUANTRAC_VM_CLUSTER_DIR, else <repo>/bin, else the shared/bin directory
+// beside the repository. It returns "" when they are absent.
+func ClusterDir() string {
+	has := func(dir string) bool {
+		for _, b := range []string{"vminsert", "vmselect", "vmstorage"} {
+			if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	if d := os.Getenv("QUANTRAC_VM_CLUSTER_DIR"); d != "" {
+		if has(d) {
+			return d
+		}
+		return ""
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			for _, d := range []string{filepath.Join(dir, "bin"), filepath.Join(filepath.Dir(dir), "shared", "bin")} {
+				if has(d) {
+					return d
+				}
+			}
+			return ""
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// Cluster is a running VictoriaMetrics cluster on loopback.
+type Cluster struct {
+	InsertURL string // vminsert
+	SelectURL string // vmselect
+	Storage   string // vmstorage http, for force_flush
+}
+
+// StartCluster runs one vmstorage, one vminsert and one vmselect until the
+// test ends; it skips the test when the binaries are absent.
+func StartCluster(t testing.TB) Cluster {
+	t.Helper()
+	dir := ClusterDir()
+	if dir == "" {
+		t.Skip("VictoriaMetrics cluster binaries (vminsert, vmselect, vmstorage) not found: set QUANTRAC_VM_CLUSTER_DIR")
+	}
+	addrs := make([]string, 5)
+	for i := range addrs {
+		a, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = a
+	}
+	storHTTP, storInsert, storSelect, insHTTP, selHTTP := addrs[0], addrs[1], addrs[2], addrs[3], addrs[4]
+	start := func(name string, args ...string) {
+		cmd := exec.Command(filepath.Join(dir, name), append(args, "-loggerLevel=ERROR")...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start %s: %v", name, err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		})
+	}
+	start("vmstorage", "-storageDataPath="+t.TempDir(), "-httpListenAddr="+storHTTP, "-vminsertAddr="+storInsert,
+		"-vmselectAddr="+storSelect, "-retentionPeriod=100y", "-dedup.minScrapeInterval=1ms")
+	if !waitHealthy("http://"+storHTTP, 20*time.Second) {
+		t.Fatal("vmstorage did not become healthy")
+	}
+	start("vminsert", "-httpListenAddr="+insHTTP, "-storageNode="+storInsert)
+	start("vmselect", "-httpListenAddr="+selHTTP, "-storageNode="+storSelect, "-dedup.minScrapeInterval=1ms",
+		"-search.latencyOffset=0s", "-search.disableCache", "-cacheDataPath="+t.TempDir())
+	for _, a := range []string{insHTTP, selHTTP} {
+		if !waitHealthy("http://"+a, 20*time.Second) {
+			t.Fatalf("%s did not become healthy", a)
+		}
+	}
+	return Cluster{InsertURL: "http://" + insHTTP, SelectURL: "http://" + selHTTP, Storage: "http://" + storHTTP}
+}
