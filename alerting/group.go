@@ -64,6 +64,7 @@ func (e *Engine) flush() error {
 		}
 		var personOrder []string
 		perPerson := map[string][]*Event{}
+		sentTo := map[uint64][]string{}
 		var broadcast []*Event
 		for _, ev := range events {
 			if ev.Kind != EventAcknowledged && e.silenced(ev.Labels, now) {
@@ -78,12 +79,18 @@ func (e *Engine) flush() error {
 			if !ev.SMS {
 				continue
 			}
-			to := ev.To
-			if len(to) == 0 && ev.Kind != EventResolved && ev.Kind != EventLevelDown {
+			to := append([]string(nil), ev.To...)
+			switch {
+			case ev.Kind == EventResolved || ev.Kind == EventLevelDown:
+				// Everyone told before, including by events of this
+				// same flush (an alert that rose and fell within it).
+				to = append(to, sentTo[ev.AlertID]...)
+			case len(to) == 0:
 				for _, pp := range e.roster.OnDuty(ev.Team, now).People {
 					to = append(to, pp.ID)
 				}
 			}
+			sentTo[ev.AlertID] = append(sentTo[ev.AlertID], to...)
 			seen := map[string]bool{}
 			for _, id := range to {
 				if seen[id] {
