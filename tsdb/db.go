@@ -87,6 +87,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Join(dir, partitionsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("tsdb %s: create partitions dir: %w", dir, err)
 	}
+	if err := syncDir(dir); err != nil {
+		return nil, fmt.Errorf("tsdb %s: %w", dir, err)
+	}
 	lockF, err := lockDir(dir)
 	if err != nil {
 		return nil, err

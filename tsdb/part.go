@@ -111,8 +111,13 @@ type sealedSeries struct {
 
 // writePart writes a part file atomically: tmp file, fsync, rename, fsync dir.
 func writePart(dir string, seq uint64, series []sealedSeries, opts *Options, level int) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create partition dir %s: %w", dir, err)
+	if _, err := os.Stat(dir); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("create partition dir %s: %w", dir, err)
+		}
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return "", err
+		}
 	}
 	final := filepath.Join(dir, fmt.Sprintf(partNameFmt, seq))
 	tmp := final + tmpSuffix
