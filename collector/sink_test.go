@@ -92,4 +92,3 @@ func TestEncodeIngest(t *testing.T) {
 		t.Fatalf("%+v", req.Series)
 	}
 }
-
