@@ -414,7 +414,7 @@ func (p *part) frame(dec *blockDecoder, i uint32) ([]byte, error) {
 	if crc32.Checksum(z, castagnoli) != binary.LittleEndian.Uint32(p.data[fm.off:]) {
 		return nil, fmt.Errorf("frame %d: checksum mismatch", i)
 	}
-	raw, err := encoding.DecompressZSTDLimited(nil, z, int(fm.rawLen))
+	raw, err := decompressFrame(z, int(fm.rawLen))
 	if err != nil {
 		return nil, fmt.Errorf("frame %d: %w", i, err)
 	}
@@ -434,6 +434,19 @@ func (p *part) frame(dec *blockDecoder, i uint32) ([]byte, error) {
 	dec.frameOrder = append(dec.frameOrder, k)
 	dec.frameBytes += len(raw)
 	return raw, nil
+}
+
+// decompressFrame decompresses a frame of rawLen bytes. The limit given to
+// zstd is at least 64 KiB: the cgo zstd panics on a window limit below its
+// 1 KiB minimum when a frame does not declare its size. Any panic from the
+// decompressor on damaged input becomes an error.
+func decompressFrame(z []byte, rawLen int) (raw []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			raw, err = nil, fmt.Errorf("decompress: %v", r)
+		}
+	}()
+	return encoding.DecompressZSTDLimited(nil, z, max(rawLen, 64<<10))
 }
 
 // appendPoints decodes the blocks of ps overlapping [from, to] and appends
