@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	_ "time/tzdata" // Asia/Ho_Chi_Minh on hosts without a zoneinfo database
 
 	"github.com/quantrac/quantrac/model"
 )

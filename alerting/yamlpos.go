@@ -59,7 +59,14 @@ type yamlDoc struct {
 // decodeYAML strictly decodes data into v (unknown keys are errors) and keeps
 // the syntax tree for line lookups. A decode error is returned as a
 // ConfigError with the line goccy reports.
-func decodeYAML(file string, data []byte, v any) (*yamlDoc, error) {
+func decodeYAML(file string, data []byte, v any) (doc *yamlDoc, err error) {
+	// The YAML library can panic on some malformed input (unknown tags on
+	// sequences); a broken file must be an error, never a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			doc, err = nil, ConfigErrors{{File: file, Msg: fmt.Sprintf("malformed YAML (%v)", p)}}
+		}
+	}()
 	d := &yamlDoc{file: file}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {

@@ -84,7 +84,7 @@ func Parse(file string, data []byte, log zerolog.Logger) (*Set, error) {
 		return nil, fmt.Errorf("%s: environment variables not set: %s", file, strings.Join(missing, ", "))
 	}
 	var f File
-	if err := yaml.UnmarshalWithOptions(data, &f, yaml.DisallowUnknownField()); err != nil {
+	if err := safeUnmarshal(data, &f); err != nil {
 		var ye yaml.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil && ye.GetToken().Position != nil {
 			return nil, fmt.Errorf("%s:%d: %s", file, ye.GetToken().Position.Line, ye.GetMessage())
@@ -171,4 +171,15 @@ func (s *Set) Close() error {
 		errs = append(errs, f.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// safeUnmarshal decodes strictly and turns a panic of the YAML library on
+// malformed input into an error.
+func safeUnmarshal(data []byte, v any) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed YAML (%v)", p)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, v, yaml.DisallowUnknownField())
 }
