@@ -30,7 +30,7 @@ func TestFaultAPIKill(t *testing.T) {
 	c.start()
 	start := time.Now()
 	rng := rand.New(rand.NewPCG(1, 2))
-	waitFor(t, 30*time.Second, "first acknowledged samples", func() bool { _, acked, _ := rec.snapshot(); return len(acked) > 20 })
+	waitAllStations(t, sim, rec)
 	for i := 0; i < n; i++ {
 		// Let the api ingest for a while, then kill it mid-stream.
 		time.Sleep(time.Duration(500+rng.IntN(2000)) * time.Millisecond)
@@ -59,6 +59,7 @@ func TestFaultAPIKill(t *testing.T) {
 // first sample the api acknowledged for it (and not before from) until to.
 func expectAll(t *testing.T, sim *simulator.Simulator, rec *recorder, from, to time.Time) expectation {
 	t.Helper()
+	waitAllStations(t, sim, rec)
 	first := rec.firstAcked()
 	windows := map[string][]window{}
 	ids := stationIDs(sim.Stations())
@@ -71,6 +72,14 @@ func expectAll(t *testing.T, sim *simulator.Simulator, rec *recorder, from, to t
 		windows[id] = []window{{max(f, from.UnixMilli()), to.UnixMilli()}}
 	}
 	return expectFromTruth(t, sim, ids, windows)
+}
+
+// waitAllStations waits until the api acknowledged samples of every
+// station of the simulator.
+func waitAllStations(t *testing.T, sim *simulator.Simulator, rec *recorder) {
+	t.Helper()
+	ids := stationIDs(sim.Stations())
+	waitFor(t, 60*time.Second, "samples of every station", func() bool { return len(rec.firstAcked()) >= len(ids) })
 }
 
 // checkAPIFiles checks that the api's own JSON files parse.

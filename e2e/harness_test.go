@@ -27,6 +27,9 @@ const (
 	envFull = "QUANTRAC_E2E_FULL"
 	// envSummary, when set, is a file the summary table is written to.
 	envSummary = "QUANTRAC_E2E_SUMMARY"
+	// envSrc, when set, is the source tree the binaries are built from
+	// (default: this repository).
+	envSrc = "QUANTRAC_E2E_SRC"
 )
 
 // bins are the binaries built once by TestMain.
@@ -69,6 +72,9 @@ func needBinaries(t *testing.T) {
 		bins.collector = filepath.Join(bins.dir, "collector")
 		cmd := exec.Command("go", "build", "-o", bins.dir+string(os.PathSeparator), "./cmd/api", "./cmd/collector")
 		cmd.Dir = repoRoot
+		if src := os.Getenv(envSrc); src != "" {
+			cmd.Dir = src
+		}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			bins.err = fmt.Errorf("go build ./cmd/api ./cmd/collector: %v\n%s", err, out)
@@ -140,7 +146,12 @@ func startProc(t *testing.T, name, logPath, bin string, args ...string) *proc {
 		f.Close()
 		close(p.done)
 	}()
-	t.Cleanup(func() { p.kill9() })
+	t.Cleanup(func() {
+		p.kill9()
+		if t.Failed() {
+			t.Logf("--- %s log (%s), last 3000 bytes:\n%s", name, logPath, p.logTail(3000))
+		}
+	})
 	return p
 }
 
@@ -244,3 +255,6 @@ func healthy(url string) bool {
 func cpuNote() string { return "GOMAXPROCS=" + strconv.Itoa(runtime.GOMAXPROCS(0)) }
 
 var errStopped = errors.New("stopped")
+
+// dialTCP connects to addr with a short timeout.
+func dialTCP(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }

@@ -191,9 +191,9 @@ type collectorStatus struct {
 		LastSuccess int64  `json:"last_success"`
 	} `json:"stations"`
 	Queue struct {
-		PendingBytes  int64  `json:"PendingBytes"`
-		DroppedBlocks uint64 `json:"DroppedBlocks"`
-		Corrupt       uint64 `json:"Corrupt"`
+		PendingBytes  int64  `json:"pending_bytes"`
+		DroppedBlocks uint64 `json:"dropped_blocks"`
+		Corrupt       uint64 `json:"corrupt_frames"`
 	} `json:"queue"`
 }
 

@@ -48,7 +48,7 @@ func printSummary(w io.Writer) {
 		}
 		fmt.Fprintf(w, "\nquantrac fault suite (%s run, %s)\n", mode, cpuNote())
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "scenario\tcycles\texpected\tsent\tacked\tstored\tlost\twrong\tdup\tresent\tSMS sent\tdelivered\tdup SMS\t")
+		fmt.Fprintln(tw, "scenario\tcycles\texpected\tsent\tacked\tstored\tlost\twrong\tdup\tre-acked\tSMS sent\tdelivered\tdup SMS\t")
 		for _, r := range rows {
 			sms := "-\t-\t-"
 			if r.SMS != nil {
@@ -65,7 +65,7 @@ func printSummary(w io.Writer) {
 		}
 		fmt.Fprintln(w, "expected: samples the ground truth or an acknowledgement says must be stored; sent/acked: distinct samples the collector")
 		fmt.Fprintln(w, "sent to / had acknowledged by the api; lost: expected but not stored; wrong: stored value differs from the truth;")
-		fmt.Fprintln(w, "dup: points stored twice; resent: at-least-once resends the store overwrote.")
+		fmt.Fprintln(w, "dup: points stored twice; re-acked: samples acknowledged twice (delivered again after an acknowledgement).")
 	}
 	write(w)
 	if p := os.Getenv(envSummary); p != "" {
