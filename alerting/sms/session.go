@@ -128,11 +128,22 @@ func readPDU(r io.Reader) (pdu.Body, *pdu.Header, error) {
 		return nil, nil, err
 	}
 	h := &pdu.Header{Len: n, ID: pdu.ID(binary.BigEndian.Uint32(hb[4:8])), Status: pdu.Status(binary.BigEndian.Uint32(hb[8:12])), Seq: binary.BigEndian.Uint32(hb[12:16])}
-	p, err := pdu.Decode(bytes.NewReader(buf))
+	p, err := decodePDU(buf)
 	if err != nil {
 		return nil, h, errUnknownPDU
 	}
 	return p, h, nil
+}
+
+// decodePDU decodes one framed PDU; a malformed body is an error, even
+// where the codec would panic on it.
+func decodePDU(buf []byte) (p pdu.Body, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("smpp: malformed PDU: %v", r)
+		}
+	}()
+	return pdu.Decode(bytes.NewReader(buf))
 }
 
 var errUnknownPDU = errors.New("smpp: PDU not understood")
