@@ -16,7 +16,9 @@ import (
 // one at a time, body); without a buffer each is a system call.
 const readBufferSize = 64 << 10
 
-// bufferedConn is a net.Conn whose reads go through a buffer.
+// bufferedConn is a net.Conn whose reads go through a buffer. (Combining
+// paho's small PUBACK writes in a flusher goroutine was measured too: it
+// saved no CPU per message, so writes go straight through.)
 type bufferedConn struct {
 	net.Conn
 	r *bufio.Reader

@@ -45,6 +45,8 @@ type subscription struct {
 	filter string
 	decode DecodeFunc
 	labels model.Labels // static labels
+
+	topics map[string]topicInfo // dispatcher-only cache, see topicLabels
 }
 
 type inMsg struct {
@@ -464,14 +466,12 @@ func (s *Subscriber) decode(batch []model.Sample, im inMsg) []model.Sample {
 		s.reportBad(im, fmt.Errorf("payload of %d bytes is over max_payload %d", len(payload), s.opts.MaxPayload))
 		return batch
 	}
-	labels, param, ok := im.sub.tmpl.Match(im.msg.Topic())
+	ti, ok := s.topicLabels(im.sub, im.msg.Topic())
 	if !ok {
 		s.reportBad(im, fmt.Errorf("topic does not fit template %s", im.sub.tmpl))
 		return batch
 	}
-	labels = mergeLabels(labels, im.sub.labels)
-	labels = s.stationLabels(labels)
-	meta := Meta{Labels: labels, Parameter: param, Received: im.received, Rename: im.sub.cfg.Rename}
+	meta := Meta{Labels: ti.labels, Parameter: ti.param, Received: im.received, Rename: im.sub.cfg.Rename}
 	n := len(batch)
 	batch, err := im.sub.decode(batch, payload, &meta)
 	j := n
@@ -493,6 +493,36 @@ func (s *Subscriber) decode(batch []model.Sample, im inMsg) []model.Sample {
 		s.reportBad(im, errors.Join(err, labelErr))
 	}
 	return batch
+}
+
+// topicInfo is what a topic gives every message on it.
+type topicInfo struct {
+	labels model.Labels // from the template, the subscription and the station table
+	param  string
+}
+
+// maxTopicCache bounds the per-subscription cache of topic labels; stations
+// publish on a fixed set of topics, so it rarely fills.
+const maxTopicCache = 10000
+
+// topicLabels matches a topic and adds the subscription's and the station
+// table's labels, caching the result per topic. Only the dispatcher calls it.
+func (s *Subscriber) topicLabels(sub *subscription, topic string) (topicInfo, bool) {
+	if ti, ok := sub.topics[topic]; ok {
+		return ti, true
+	}
+	labels, param, ok := sub.tmpl.Match(topic)
+	if !ok {
+		return topicInfo{}, false
+	}
+	labels = mergeLabels(labels, sub.labels)
+	labels = s.stationLabels(labels)
+	ti := topicInfo{labels: labels, param: param}
+	if sub.topics == nil || len(sub.topics) >= maxTopicCache {
+		sub.topics = make(map[string]topicInfo)
+	}
+	sub.topics[topic] = ti
+	return ti, true
 }
 
 // mergeLabels adds the static labels that ls does not have.
