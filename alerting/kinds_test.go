@@ -147,3 +147,18 @@ func TestOtherKinds(t *testing.T) {
 		t.Fatalf("promql resolve: %v", smsTo(sms.all()))
 	}
 }
+
+func TestWriteMetrics(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	h := newHarness(t, t.TempDir(), "testdata/rules", clock)
+	defer h.stop()
+	h.observe("water_level_m", "HN-LongBien", "hydrological", 10, 0)
+	h.settle()
+	var b strings.Builder
+	h.eng.WriteMetrics(&b)
+	for _, want := range []string{`quantrac_alerting_alerts{state="firing"} 1`, `quantrac_alerting_notifications_sent_total{receiver="sms"} 1`, "quantrac_alerting_rules 3", `quantrac_alerting_outbox_pending{receiver="ioc"} 0`} {
+		if !strings.Contains(b.String(), want) {
+			t.Fatalf("metrics lack %q:\n%s", want, b.String())
+		}
+	}
+}

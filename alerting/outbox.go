@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -23,6 +24,8 @@ type outbox struct {
 	maxTry  int
 	timeout time.Duration
 	onSent  func(om *OutMsg)
+
+	sent, failed, retries atomic.Int64
 }
 
 func (o *outbox) signal() {
@@ -142,6 +145,7 @@ func (o *outbox) attempt(ctx context.Context, om *OutMsg) {
 	lg := o.log.With().Str("receiver", o.rcv.Name).Str("msg", om.Msg.ID).Str("to", om.Msg.To).Int("attempt", om.Attempts).Logger()
 	switch {
 	case err == nil:
+		o.sent.Add(1)
 		om.Status = OutSent
 		om.SentAt = time.Now()
 		om.LastError = ""
@@ -150,10 +154,12 @@ func (o *outbox) attempt(ctx context.Context, om *OutMsg) {
 		}
 		lg.Info().Msg("notification sent")
 	case !retry || (o.maxTry > 0 && om.Attempts >= o.maxTry):
+		o.failed.Add(1)
 		om.Status = OutFailed
 		om.LastError = err.Error()
 		lg.Error().Err(err).Bool("retryable", retry).Msg("notification failed, giving up")
 	default:
+		o.retries.Add(1)
 		om.LastError = err.Error()
 		om.NextAt = time.Now().Add(o.delay(om.Attempts))
 		if om.Attempts == 1 || om.Attempts%10 == 0 {
