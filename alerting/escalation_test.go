@@ -2,7 +2,9 @@ package alerting
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,9 +129,14 @@ func TestOutboxRetriesUntilGatewayBack(t *testing.T) {
 	defer h.stop()
 	h.sms.setFail(true)
 	h.observe("water_level_m", "HN-LongBien", "hydrological", 10.0, 0)
-	time.Sleep(300 * time.Millisecond)
+	// The webhook is delivered while the SMS gateway is down.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(h.hook.all()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
 	msgs, _ := h.eng.OutboxMessages()
-	if len(msgs) != 2 || h.hook.all() == nil {
+	if len(msgs) != 2 || len(h.hook.all()) != 1 {
 		t.Fatalf("outbox %d, webhook %d", len(msgs), len(h.hook.all()))
 	}
 	var smsMsg *OutMsg
@@ -225,5 +232,34 @@ func TestRestartSendsPendingEventsOnce(t *testing.T) {
 	h.settle()
 	if n := len(h.sms.all()); n != 1 {
 		t.Fatalf("restart re-notified: %v", smsTo(h.sms.all()))
+	}
+}
+
+// refuser refuses every message for good.
+type refuser struct{ n atomic.Int32 }
+
+func (r *refuser) Notify(ctx context.Context, m *Message) (bool, error) {
+	r.n.Add(1)
+	return false, fmt.Errorf("invalid destination")
+}
+
+func TestOutboxGivesUpOnPermanentErrors(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	ref := &refuser{}
+	eng, err := New(Options{DataDir: t.TempDir(), RulesDir: "testdata/rules", RosterFile: "testdata/oncall.yaml", Clock: clock,
+		Logger: zerolog.Nop(), GroupWait: 10 * time.Millisecond, Receivers: []Receiver{{Name: "sms", Notifier: ref, SMS: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, eng: eng, clock: clock, sms: &recorder{}, hook: &recorder{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done = cancel, make(chan struct{})
+	go func() { defer close(h.done); eng.Run(ctx) }()
+	defer h.stop()
+	h.observe("water_level_m", "HN-LongBien", "hydrological", 10.0, 0)
+	h.settle()
+	msgs, _ := eng.OutboxMessages()
+	if len(msgs) != 1 || msgs[0].Status != OutFailed || msgs[0].Attempts != 1 || ref.n.Load() != 1 || msgs[0].LastError != "invalid destination" {
+		t.Fatalf("gave up? %+v (attempts seen %d)", msgs[0], ref.n.Load())
 	}
 }
