@@ -50,6 +50,11 @@ func crashBatch(n int) []model.Sample {
 func crashChild(dir string) {
 	opts := DefaultOptions()
 	opts.HeadMaxSamples = 500 // seal often, so kills land in seals too
+	if os.Getenv(crashChildEnv+"_SYNC") == "interval" {
+		// Written to the OS before Append returns: survives a process kill.
+		opts.Sync = SyncInterval
+		opts.SyncInterval = time.Second
+	}
 	db, err := Open(dir, opts)
 	if err != nil {
 		fmt.Println("open error:", err)
@@ -68,8 +73,9 @@ func crashChild(dir string) {
 }
 
 // TestCrashSIGKILL runs a real child process that writes and is killed with
-// SIGKILL at random moments; after each kill every acknowledged batch must
-// be readable and the directory must open cleanly.
+// SIGKILL at random moments, under both fsync policies; after each kill
+// every acknowledged batch must be readable and the directory must open
+// cleanly.
 func TestCrashSIGKILL(t *testing.T) {
 	cycles := 20
 	if testing.Short() {
@@ -80,7 +86,11 @@ func TestCrashSIGKILL(t *testing.T) {
 	acked := -1
 	for c := 0; c < cycles; c++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, fmt.Sprintf("%s_START=%d", crashChildEnv, acked+1))
+		sync := "every_batch"
+		if c%2 == 1 {
+			sync = "interval"
+		}
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, fmt.Sprintf("%s_START=%d", crashChildEnv, acked+1), crashChildEnv+"_SYNC="+sync)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
