@@ -13,6 +13,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/rs/zerolog"
 
 	"github.com/quantrac/quantrac/alerting"
@@ -122,6 +123,9 @@ func New(cfg Config) (*Server, error) {
 		Immutable: true,
 	})
 	s.app.Use(s.accessLog)
+	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		s.log.Error().Interface("panic", e).Str("path", c.Path()).Msg("handler panicked")
+	}}))
 	if len(cfg.CORS.AllowOrigins) > 0 {
 		s.app.Use(cors.New(cors.Config{
 			AllowOrigins:  joinComma(cfg.CORS.AllowOrigins),
