@@ -218,6 +218,7 @@ func (c *Collector) startLocked(cfg *Config) error {
 		mine = append(mine, st.Station())
 		c.tracker.get(st.ID, st.Driver)
 	}
+	c.tracker.retain(g.stations)
 	snd := newSender(c, cfg.Sink, sink)
 	g.wg.Add(2)
 	go func() {

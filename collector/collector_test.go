@@ -339,8 +339,14 @@ func TestReloadKeepsQueue(t *testing.T) {
 		return len(src.acked) == 60
 	})
 	cfg2 := pushConfig(t, dir, up.url(), "")
+	cfg2.Stations = cfg2.Stations[:1] // P2 removed: gone from /status
 	if err := r.c.Reload(cfg2); err != nil {
 		t.Fatal(err)
+	}
+	for _, st := range r.c.Status() {
+		if st.ID == "P2" {
+			t.Fatal("removed station still in the status")
+		}
 	}
 	waitFor(t, "delivery after reload", 20*time.Second, func() bool { return up.total() == 120 })
 	checkComplete(t, src, up.snapshot())

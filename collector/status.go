@@ -155,6 +155,21 @@ func (t *tracker) stored(s *stationState, samples []model.Sample, now time.Time)
 	}
 }
 
+// retain forgets stations not in keep (after a reload removed them) that
+// were configured before; their metrics stay registered until restart.
+func (t *tracker) retain(keep map[string]*StationConfig) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, s := range t.stations {
+		s.mu.Lock()
+		configured := s.st.Driver != ""
+		s.mu.Unlock()
+		if _, ok := keep[id]; !ok && configured {
+			delete(t.stations, id)
+		}
+	}
+}
+
 // snapshot returns every station's status, sorted by id.
 func (t *tracker) snapshot() []StationStatus {
 	t.mu.Lock()
