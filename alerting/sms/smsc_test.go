@@ -44,6 +44,8 @@ type smsc struct {
 	wmu     sync.Mutex
 	noDLR   bool
 	dropped int
+	mute    bool // ignore enquire_link: a half-dead SMSC
+	enq     int  // enquire_link received
 }
 
 func newSMSC(t testing.TB) *smsc {
@@ -111,8 +113,13 @@ func (s *smsc) handle(c smpptest.Conn, p pdu.Body) {
 			s.write(c, deliverSM(sub.dst, sub.src, 0x04, 0x00, []byte(txt)))
 		}
 	case pdu.EnquireLinkID:
-		r := pdu.NewEnquireLinkRespSeq(p.Header().Seq)
-		s.write(c, r)
+		s.mu.Lock()
+		s.enq++
+		mute := s.mute
+		s.mu.Unlock()
+		if !mute {
+			s.write(c, pdu.NewEnquireLinkRespSeq(p.Header().Seq))
+		}
 	case pdu.UnbindID:
 		r := pdu.NewUnbindResp()
 		r.Header().Seq = p.Header().Seq
@@ -414,4 +421,35 @@ func deliverSM(src, dst string, esm, coding byte, sm []byte) pdu.Body {
 	b = append(b, 0, 0, coding, 0, byte(len(sm)))
 	b = append(b, sm...)
 	return &rawPDU{h: &pdu.Header{ID: pdu.DeliverSMID, Seq: 1<<20 + dlvSeq.Add(1)}, body: b}
+}
+
+// enquire_link keeps a quiet bind checked; an SMSC that stops answering
+// it is dropped and the sender binds again.
+func TestSMPPEnquireLinkAndRebind(t *testing.T) {
+	sc := newSMSC(t)
+	cfg := Config{Addr: sc.srv.Addr(), User: smpptest.DefaultUser, Password: smpptest.DefaultPasswd, Source: "QUANTRAC",
+		EnquireLink: 30 * time.Millisecond, RespTimeout: 100 * time.Millisecond, BindInterval: 20 * time.Millisecond}
+	s, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start(context.Background())
+	defer s.Close()
+	waitFor(t, "bind", s.Bound)
+	waitFor(t, "enquire_link", func() bool { sc.mu.Lock(); defer sc.mu.Unlock(); return sc.enq >= 3 })
+	first := s.sess.Load()
+	sc.mu.Lock()
+	sc.mute = true
+	sc.mu.Unlock()
+	waitFor(t, "drop of the silent bind", func() bool { cur := s.sess.Load(); return cur != nil && cur != first })
+	sc.mu.Lock()
+	sc.mute = false
+	sc.mu.Unlock()
+	waitFor(t, "send after rebind", func() bool {
+		_, err := s.Notify(context.Background(), &alerting.Message{ID: "1", To: "+84901000001", Text: "OK"})
+		return err == nil
+	})
+	if n := len(sc.submits()); n != 1 {
+		t.Fatalf("%d submits", n)
+	}
 }
