@@ -9,6 +9,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // readBufferSize is the read buffer put in front of the broker connection.
@@ -63,3 +64,17 @@ func openConn(tlsConfig *tls.Config) paho.OpenConnectionFunc {
 		return &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, readBufferSize)}, nil
 	}
 }
+
+// nullStore is a paho Store that keeps nothing. paho stores outgoing
+// packets to resend them after a reconnect; a subscriber sends only
+// PUBACKs (and the broker resends an unacknowledged PUBLISH itself after a
+// reconnect), so storing each PUBACK and deleting it again is wasted work.
+type nullStore struct{}
+
+func (nullStore) Open()                             {}
+func (nullStore) Put(string, packets.ControlPacket) {}
+func (nullStore) Get(string) packets.ControlPacket  { return nil }
+func (nullStore) All() []string                     { return nil }
+func (nullStore) Del(string)                        {}
+func (nullStore) Close()                            {}
+func (nullStore) Reset()                            {}

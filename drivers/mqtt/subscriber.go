@@ -230,6 +230,7 @@ func (s *Subscriber) newClient(r *run) paho.Client {
 		o.SetTLSConfig(s.opts.TLS)
 	}
 	o.SetCustomOpenConnectionFn(openConn(s.opts.TLS))
+	o.SetStore(nullStore{})
 	o.SetProtocolVersion(4)
 	o.SetCleanSession(s.opts.CleanSession)
 	o.SetOrderMatters(true) // handlers only enqueue, so in-order delivery costs nothing
