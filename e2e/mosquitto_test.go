@@ -55,6 +55,11 @@ max_queued_messages 0
 max_inflight_messages 100
 log_dest stderr
 `, port, dir)
+	if os.Getuid() == 0 {
+		// As root mosquitto drops to user mosquitto, which cannot write
+		// the test's private directory.
+		conf += "user root\n"
+	}
 	if err := os.WriteFile(m.cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
