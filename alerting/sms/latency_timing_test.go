@@ -50,6 +50,12 @@ func (t *timing) onSubmit(submit) {
 // of the crossing sample to the first submit_sm at the SMSC. Each b.N is
 // one second of load.
 func BenchmarkSampleToSubmitLatency(b *testing.B) {
+	for _, gw := range []time.Duration{200 * time.Millisecond, 50 * time.Millisecond} {
+		b.Run("groupwait="+gw.String(), func(b *testing.B) { benchLatency(b, gw) })
+	}
+}
+
+func benchLatency(b *testing.B, groupWait time.Duration) {
 	sc := newSMSC(b)
 	sc.noDLR = true
 	snd, err := New(Config{Addr: sc.srv.Addr(), User: "client", Password: "secret", Source: "QUANTRAC", BindInterval: 50 * time.Millisecond}, zerolog.Nop())
@@ -66,7 +72,7 @@ func BenchmarkSampleToSubmitLatency(b *testing.B) {
 	rules := b.TempDir()
 	os.WriteFile(filepath.Join(rules, "r.yaml"), []byte("rules:\n  - {name: pm25, kind: threshold, select: pm25_ugm3, above: 100, clear: 80}\n"), 0o644)
 	eng, err := alerting.New(alerting.Options{DataDir: b.TempDir(), RulesDir: rules, RosterFile: "../testdata/oncall.yaml",
-		Logger: zerolog.Nop(), Receivers: []alerting.Receiver{{Name: "smpp", Notifier: tm, SMS: true}}})
+		Logger: zerolog.Nop(), GroupWait: groupWait, Receivers: []alerting.Receiver{{Name: "smpp", Notifier: tm, SMS: true}}})
 	if err != nil {
 		b.Fatal(err)
 	}
