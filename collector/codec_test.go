@@ -37,3 +37,11 @@ func TestBatchRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add(appendBatch(nil, 1, []model.Sample{{Labels: model.New("ph", "station", "S"), T: 5, V: 7}}))
+	f.Add([]byte{batchVersion, 0, 200})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		decodeBatch(nil, data) // must not panic
+	})
+}
