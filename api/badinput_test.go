@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -9,7 +10,12 @@ import (
 // TestBadInput sends wrong input to every route: each answer is a 4xx
 // with a JSON error naming what is wrong.
 func TestBadInput(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := startServer(t, func(c *Config) { c.Limits.MaxQuerySamples = 10 })
+	var many strings.Builder
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&many, "x %d %d\n", i, t0-int64(i)*60000)
+	}
+	ts.mustDo(204, "POST", "/api/v1/import/prometheus", "", []byte(many.String()))
 	form := "application/x-www-form-urlencoded"
 	cases := []struct {
 		method, path, body, ctype string
@@ -77,6 +83,7 @@ func TestBadInput(t *testing.T) {
 		{"GET", "/api/v1/metadata?limit=x", "", "", 400, "limit"},
 		{"GET", "/api/v1/status/buildinfo?x=1", "", "", 400, "unknown parameter"},
 		{"GET", "/api/v1/nothing", "", "", 404, "no route"},
+		{"GET", "/api/v1/query?query=count_over_time(x[100y])&time=1764032400", "", "", 400, "max_query_samples"},
 	}
 	for _, c := range cases {
 		r := ts.do(c.method, c.path, "", []byte(c.body), "Content-Type", c.ctype)

@@ -192,13 +192,16 @@ func appendResult(b []byte, v parser.Value) []byte {
 }
 
 // queryError maps a promql error to an answer.
-func queryError(err error) error {
+func (a *promAPI) queryError(err error) error {
 	var eqc promql.ErrQueryCanceled
 	var eqt promql.ErrQueryTimeout
 	var es promql.ErrStorage
 	var pe parser.ParseErrors
 	var ep *parser.ParseErr
+	var tms promql.ErrTooManySamples
 	switch {
+	case errors.As(err, &tms):
+		return badRequest("query loads more than %d samples (limits.max_query_samples): shorten the range or raise the step: %v", a.s.cfg.Limits.MaxQuerySamples, err)
 	case errors.As(err, &pe), errors.As(err, &ep):
 		return badRequest("query: %v", err)
 	case errors.As(err, &eqt), errors.Is(err, context.DeadlineExceeded):
@@ -266,12 +269,12 @@ func (a *promAPI) handleQuery(c *fiber.Ctx) error {
 	defer cancel()
 	qry, err := a.engine.NewInstantQuery(ctx, a.queryable(c), opts, qs, ts)
 	if err != nil {
-		return queryError(err)
+		return a.queryError(err)
 	}
 	defer qry.Close()
 	res := qry.Exec(ctx)
 	if res.Err != nil {
-		return queryError(res.Err)
+		return a.queryError(res.Err)
 	}
 	return promSuccess(c, appendResult(nil, res.Value), warningStrings(res))
 }
@@ -332,12 +335,12 @@ func (a *promAPI) handleQueryRange(c *fiber.Ctx) error {
 	defer cancel()
 	qry, err := a.engine.NewRangeQuery(ctx, a.queryable(c), opts, qs, time.UnixMilli(start), time.UnixMilli(end), step)
 	if err != nil {
-		return queryError(err)
+		return a.queryError(err)
 	}
 	defer qry.Close()
 	res := qry.Exec(ctx)
 	if res.Err != nil {
-		return queryError(res.Err)
+		return a.queryError(res.Err)
 	}
 	return promSuccess(c, appendResult(nil, res.Value), warningStrings(res))
 }
@@ -421,7 +424,7 @@ func (a *promAPI) handleSeries(c *fiber.Ctx) error {
 			seen[ls.String()] = ls
 		}
 		if err := ss.Err(); err != nil {
-			return queryError(promql.ErrStorage{Err: err})
+			return a.queryError(promql.ErrStorage{Err: err})
 		}
 	}
 	all := make([]labels.Labels, 0, len(seen))
