@@ -331,6 +331,15 @@ func count(sim *simulator.Simulator, exp expectation, rec *recorder, st stored) 
 			continue
 		}
 		tl.Stored++
+		if r, ok := exp.truth[k]; ok {
+			if q, err := model.ParseStatus(r.Status); err == nil && q != p.Q.Status() {
+				tl.Wrong++
+				if len(tl.WrongKeys) < 10 {
+					tl.WrongKeys = append(tl.WrongKeys, fmt.Sprintf("%s stored status %s truth %s", k, p.Q.Status(), r.Status))
+				}
+				continue
+			}
+		}
 		if v, ok := exp.keys[k]; ok && !sameValue(v, p.V) {
 			tl.Wrong++
 			if len(tl.WrongKeys) < 10 {
