@@ -109,6 +109,23 @@ func waitFile(t *testing.T, p string) {
 	}
 }
 
+// waitStats waits until the watcher's counters satisfy ok (a file shows up
+// in done/ a moment before the counter moves).
+func waitStats(t *testing.T, w *Watcher, ok func(Stats) bool) Stats {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st := w.Stats()
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestWatcherSpool(t *testing.T) {
 	spool := t.TempDir()
 	var s sink
@@ -171,7 +188,7 @@ func TestWatcherSpool(t *testing.T) {
 	if stations["TrạmA"] != 2 {
 		t.Errorf("samples by station %v: want 2 for TrạmA (Windows-1258 name)", stations)
 	}
-	st := w.Stats()
+	st := waitStats(t, w, func(st Stats) bool { return st.Done+st.Rejected >= 6 })
 	if st.Done != 3 || st.Rejected != 3 || st.Samples != 19 || st.BadLines != 7 {
 		t.Errorf("stats %+v", st)
 	}
@@ -215,7 +232,7 @@ func TestWatcherHandlerFailureRetries(t *testing.T) {
 	const name = "HN_KCN-ThangLong_HN-AIR1_20261125080000.txt"
 	copyFixture(t, name, spool, "")
 	waitFile(t, filepath.Join(spool, DoneDirName, name))
-	if st := w.Stats(); st.Retries != 1 || st.Done != 1 || len(s.samples()) != 6 {
+	if st := waitStats(t, w, func(st Stats) bool { return st.Done >= 1 }); st.Retries != 1 || st.Done != 1 || len(s.samples()) != 6 {
 		t.Errorf("stats %+v, %d samples", st, len(s.samples()))
 	}
 }
@@ -302,7 +319,7 @@ func TestWatcherLiveTwoWritesAndRename(t *testing.T) {
 	if got := len(s.samples()); got != 6+7 {
 		t.Errorf("%d samples, want 13", got)
 	}
-	if st := w.Stats(); st.Rejected != 0 || st.BadLines != 0 {
+	if st := waitStats(t, w, func(st Stats) bool { return st.Done >= 2 }); st.Rejected != 0 || st.BadLines != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
