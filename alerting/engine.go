@@ -119,22 +119,23 @@ type Engine struct {
 	clock Clock
 	st    *store
 
-	mu         sync.Mutex // guards everything below up to the queue
-	rules      []*Rule
-	ruleByName map[string]*Rule
-	byMetric   map[string][]*Rule            // metric → rules without a fixed station
-	byStation  map[string]map[string][]*Rule // metric → station → rules
-	anyMetric  []*Rule
-	roster     *Roster
-	active     map[string]*Alert // key → alert not resolved
-	byID       map[uint64]*Alert
-	nextID     uint64
-	silences   map[string]*Silence
-	lastSeen   map[string]map[string]*seenGroup // rule → group key → last sample
-	rateHist   map[string]*rateState            // rule+series → recent points
-	lastRun    map[string]time.Time             // periodic rule → last evaluation
-	lastPrune  time.Time
-	stations   map[string]string
+	mu           sync.Mutex // guards everything below up to the queue
+	rules        []*Rule
+	ruleByName   map[string]*Rule
+	byMetric     map[string][]*Rule            // metric → rules without a fixed station
+	byStation    map[string]map[string][]*Rule // metric → station → rules
+	anyMetric    []*Rule
+	roster       *Roster
+	active       map[string]*Alert // key → alert not resolved
+	activeByRule map[string]int    // rule name → number of active alerts
+	byID         map[uint64]*Alert
+	nextID       uint64
+	silences     map[string]*Silence
+	lastSeen     map[string]map[string]*seenGroup // rule → group key → last sample
+	rateHist     map[string]*rateState            // rule+series → recent points
+	lastRun      map[string]time.Time             // periodic rule → last evaluation
+	lastPrune    time.Time
+	stations     map[string]string
 
 	qmu     sync.Mutex
 	queue   []queuedBatch
@@ -170,19 +171,20 @@ func New(opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("alerting: create data dir %s: %w", opts.DataDir, err)
 	}
 	e := &Engine{
-		opts:     opts,
-		log:      opts.Logger.With().Str("component", "alerting").Logger(),
-		clock:    opts.Clock,
-		active:   map[string]*Alert{},
-		byID:     map[uint64]*Alert{},
-		silences: map[string]*Silence{},
-		lastSeen: map[string]map[string]*seenGroup{},
-		rateHist: map[string]*rateState{},
-		lastRun:  map[string]time.Time{},
-		stations: map[string]string{},
-		qsig:     make(chan struct{}, 1),
-		groupSig: make(chan struct{}, 1),
-		outboxes: map[string]*outbox{},
+		opts:         opts,
+		log:          opts.Logger.With().Str("component", "alerting").Logger(),
+		clock:        opts.Clock,
+		active:       map[string]*Alert{},
+		activeByRule: map[string]int{},
+		byID:         map[uint64]*Alert{},
+		silences:     map[string]*Silence{},
+		lastSeen:     map[string]map[string]*seenGroup{},
+		rateHist:     map[string]*rateState{},
+		lastRun:      map[string]time.Time{},
+		stations:     map[string]string{},
+		qsig:         make(chan struct{}, 1),
+		groupSig:     make(chan struct{}, 1),
+		outboxes:     map[string]*outbox{},
 	}
 	rules, roster, err := e.loadConfig()
 	if err != nil {
@@ -201,6 +203,7 @@ func New(opts Options) (*Engine, error) {
 	for _, a := range alerts {
 		e.active[a.Key] = a
 		e.byID[a.ID] = a
+		e.activeByRule[a.Rule]++
 	}
 	sils, err := st.loadSilences()
 	if err != nil {

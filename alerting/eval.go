@@ -83,14 +83,23 @@ func (e *Engine) newAlert(p *pending, r *Rule, key string, ls model.Labels, at t
 	}
 	e.active[key] = a
 	e.byID[a.ID] = a
+	e.activeByRule[a.Rule]++
 	p.touch(a)
 	return a
 }
 
+// forget removes a from the active set.
+func (e *Engine) forget(a *Alert) {
+	if e.active[a.Key] == a {
+		delete(e.active, a.Key)
+		e.activeByRule[a.Rule]--
+	}
+	delete(e.byID, a.ID)
+}
+
 // drop forgets a pending alert that never fired (no notification).
 func (e *Engine) drop(p *pending, a *Alert) {
-	delete(e.active, a.Key)
-	delete(e.byID, a.ID)
+	e.forget(a)
 	if p.changed != nil {
 		delete(p.changed, a.ID)
 	}
@@ -168,8 +177,7 @@ func (e *Engine) resolve(p *pending, a *Alert, r *Rule, by string, at, observed 
 	a.State = StateResolved
 	a.ResolvedAt = at
 	a.ResolvedBy = by
-	delete(e.active, a.Key)
-	delete(e.byID, a.ID)
+	e.forget(a)
 	p.touch(a)
 	e.event(p, a, r, EventResolved, at, observed, sms)
 	e.log.Info().Uint64("alert", a.ID).Str("rule", a.Rule).Str("key", a.Key).Str("by", by).Msg("alert resolved")
@@ -197,21 +205,18 @@ func (e *Engine) evalSample(p *pending, s *model.Sample, observed time.Time) {
 	if len(rules) == 0 && len(stRules) == 0 && len(e.anyMetric) == 0 {
 		return
 	}
-	var series string
+	sc := &sampleKey{s: s}
 	eval := func(r *Rule) {
 		if !model.MatchLabels(r.matchers, s.Labels) {
 			return
 		}
 		e.evaluated.Add(1)
-		if series == "" {
-			series = s.Labels.String()
-		}
 		switch r.Kind {
 		case KindNoData:
 			e.evalNoDataSample(p, r, s, observed)
 			return
 		case KindQuality:
-			e.evalQuality(p, r, s, series, observed)
+			e.evalQuality(p, r, sc, observed)
 			return
 		}
 		if r.Quality != "any" && !s.Q.Good() {
@@ -222,11 +227,11 @@ func (e *Engine) evalSample(p *pending, s *model.Sample, observed time.Time) {
 		}
 		switch r.Kind {
 		case KindThreshold:
-			e.evalThreshold(p, r, s, series, observed)
+			e.evalThreshold(p, r, sc, observed)
 		case KindLevels:
-			e.evalLevels(p, r, s, series, observed)
+			e.evalLevels(p, r, sc, observed)
 		case KindRate:
-			e.evalRate(p, r, s, series, observed)
+			e.evalRate(p, r, sc, observed)
 		}
 	}
 	for _, r := range rules {
@@ -241,6 +246,20 @@ func (e *Engine) evalSample(p *pending, s *model.Sample, observed time.Time) {
 }
 
 func ruleKey(r *Rule, series string) string { return r.Name + "\x00" + series }
+
+// sampleKey renders a sample's series key once, and only when a rule needs
+// it: most samples meet rules with no active alert and no crossing.
+type sampleKey struct {
+	s      *model.Sample
+	series string
+}
+
+func (k *sampleKey) key(r *Rule) string {
+	if k.series == "" {
+		k.series = k.s.Labels.String()
+	}
+	return ruleKey(r, k.series)
+}
 
 // onCondition drives the common lifecycle for a two-state condition:
 // trig starts it, clear ends it, otherwise the alert holds. value and
@@ -271,7 +290,8 @@ func (e *Engine) onCondition(p *pending, r *Rule, key string, ls model.Labels, a
 	}
 }
 
-func (e *Engine) evalThreshold(p *pending, r *Rule, s *model.Sample, series string, observed time.Time) {
+func (e *Engine) evalThreshold(p *pending, r *Rule, sc *sampleKey, observed time.Time) {
+	s := sc.s
 	lim, up := r.limit()
 	clr := r.clearLevel()
 	v := s.V
@@ -281,17 +301,24 @@ func (e *Engine) evalThreshold(p *pending, r *Rule, s *model.Sample, series stri
 	} else {
 		trig, cleared = v <= lim, v > clr
 	}
-	e.onCondition(p, r, ruleKey(r, series), s.Labels, time.UnixMilli(s.T), trig, cleared, v, lim, observed)
+	if !trig && e.activeByRule[r.Name] == 0 {
+		return // nothing to start, nothing to update
+	}
+	e.onCondition(p, r, sc.key(r), s.Labels, time.UnixMilli(s.T), trig, cleared, v, lim, observed)
 }
 
-func (e *Engine) evalQuality(p *pending, r *Rule, s *model.Sample, series string, observed time.Time) {
+func (e *Engine) evalQuality(p *pending, r *Rule, sc *sampleKey, observed time.Time) {
+	s := sc.s
 	trig := s.Q&r.qmask != 0
 	for _, st := range r.qstatus {
 		if s.Q.Status() == st {
 			trig = true
 		}
 	}
-	e.onCondition(p, r, ruleKey(r, series), s.Labels, time.UnixMilli(s.T), trig, !trig, s.V, 0, observed)
+	if !trig && e.activeByRule[r.Name] == 0 {
+		return
+	}
+	e.onCondition(p, r, sc.key(r), s.Labels, time.UnixMilli(s.T), trig, !trig, s.V, 0, observed)
 }
 
 // levelFor returns the level index v is at, given the current level cur
@@ -323,8 +350,12 @@ func (e *Engine) setLevel(a *Alert, r *Rule, lvl int) {
 	a.Limit = l.limit()
 }
 
-func (e *Engine) evalLevels(p *pending, r *Rule, s *model.Sample, series string, observed time.Time) {
-	key := ruleKey(r, series)
+func (e *Engine) evalLevels(p *pending, r *Rule, sc *sampleKey, observed time.Time) {
+	s := sc.s
+	if e.activeByRule[r.Name] == 0 && levelFor(r, s.V, -1) < 0 {
+		return
+	}
+	key := sc.key(r)
 	at := time.UnixMilli(s.T)
 	a := e.active[key]
 	cur := -1
@@ -383,8 +414,9 @@ type rateState struct {
 	v []float64
 }
 
-func (e *Engine) evalRate(p *pending, r *Rule, s *model.Sample, series string, observed time.Time) {
-	key := ruleKey(r, series)
+func (e *Engine) evalRate(p *pending, r *Rule, sc *sampleKey, observed time.Time) {
+	s := sc.s
+	key := sc.key(r)
 	h := e.rateHist[key]
 	if h == nil {
 		h = &rateState{}
