@@ -59,6 +59,8 @@ func matrixRoutes(t *testing.T) []routeCase {
 		{"GET", "/api/v1/query_exemplars?query=x", "", "", RoleViewer, 0},
 		{"POST", "/api/v1/query_exemplars", "query=x", "application/x-www-form-urlencoded", RoleViewer, 0},
 		{"GET", "/api/v1/status/buildinfo", "", "", RoleViewer, 0},
+		{"GET", "/api/v1/format_query?query=sum(x)by(a)", "", "", RoleViewer, 0},
+		{"POST", "/api/v1/format_query", "query=x", "application/x-www-form-urlencoded", RoleViewer, 0},
 		{"GET", "/api/v1/metadata", "", "", RoleViewer, 0},
 		// Alerting routes (alertapi.Mount).
 		{"GET", "/api/v1/alerts", "", "", RoleViewer, 0},

@@ -83,6 +83,7 @@ func TestBadInput(t *testing.T) {
 		{"GET", "/api/v1/metadata?limit=x", "", "", 400, "limit"},
 		{"GET", "/api/v1/status/buildinfo?x=1", "", "", 400, "unknown parameter"},
 		{"GET", "/api/v1/nothing", "", "", 404, "no route"},
+		{"GET", "/api/v1/format_query?query=sum(", "", "", 400, "query:"},
 		{"GET", "/api/v1/query?query=count_over_time(x[100y])&time=1764032400", "", "", 400, "max_query_samples"},
 	}
 	for _, c := range cases {

@@ -20,7 +20,7 @@ func TestOpenAPICoversNativeRoutes(t *testing.T) {
 		t.Fatal("no openapi version")
 	}
 	prom := map[string]bool{"/api/v1/query": true, "/api/v1/query_range": true, "/api/v1/status/buildinfo": true,
-		"/api/v1/metadata": true, "/api/v1/query_exemplars": true, "/": true}
+		"/api/v1/metadata": true, "/api/v1/query_exemplars": true, "/api/v1/format_query": true, "/": true}
 	for _, rt := range ts.srv.app.GetRoutes(true) {
 		if rt.Method == "HEAD" || rt.Method == "USE" || prom[rt.Path] {
 			continue

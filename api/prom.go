@@ -575,3 +575,19 @@ func (a *promAPI) handleMetadata(c *fiber.Ctx) error {
 func (a *promAPI) handleEmptyList(c *fiber.Ctx) error {
 	return promSuccess(c, []byte("[]"), nil)
 }
+
+// handleFormatQuery is GET|POST /api/v1/format_query: the query pretty-printed.
+func (a *promAPI) handleFormatQuery(c *fiber.Ctx) error {
+	if err := checkFormParams(c, "query"); err != nil {
+		return err
+	}
+	qs := formValue(c, "query")
+	if qs == "" {
+		return badRequest("query: parameter is required")
+	}
+	expr, err := a.parser.ParseExpr(qs)
+	if err != nil {
+		return badRequest("query: %v", err)
+	}
+	return promSuccess(c, appendJSONString(nil, expr.Pretty(0)), nil)
+}

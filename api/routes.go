@@ -37,6 +37,7 @@ func (s *Server) routes() {
 		app.Add(m, "/api/v1/query_range", viewer, s.prom.handleQueryRange)
 		app.Add(m, "/api/v1/labels", viewer, s.prom.handleLabels)
 		app.Add(m, "/api/v1/query_exemplars", viewer, s.prom.handleEmptyList)
+		app.Add(m, "/api/v1/format_query", viewer, s.prom.handleFormatQuery)
 	}
 	app.Get("/api/v1/label/:name/values", viewer, s.prom.handleLabelValues)
 	app.Get("/api/v1/status/buildinfo", viewer, s.prom.handleBuildInfo)
