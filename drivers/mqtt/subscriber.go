@@ -251,6 +251,18 @@ func (s *Subscriber) newClient(r *run) paho.Client {
 	o.SetReconnectingHandler(func(_ paho.Client, _ *paho.ClientOptions) {
 		s.log.Debug().Msg("mqtt: reconnecting")
 	})
+	o.SetConnectionNotificationHandler(func(_ paho.Client, n paho.ConnectionNotification) {
+		f, ok := n.(paho.ConnectionNotificationFailed)
+		if !ok || s.connects.Load() == 0 { // first-connection failures are logged by connect
+			return
+		}
+		if refusedForGood(f.Reason) {
+			s.log.Error().Err(f.Reason).Str("user", s.opts.Username).
+				Msg("mqtt: reconnect refused by the broker; check username, password and ACL (retrying)")
+			return
+		}
+		s.log.Warn().Err(f.Reason).Msg("mqtt: reconnect failed (retrying with backoff)")
+	})
 	o.SetDefaultPublishHandler(s.onMessage(r, nil))
 	client := paho.NewClient(o)
 	// Routes before connecting: a persistent session may deliver queued
