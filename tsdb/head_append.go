@@ -1,0 +1,151 @@
+package tsdb
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/quantrac/quantrac/model"
+)
+
+// Append validates each sample, writes the good ones to the WAL and the
+// head, and returns once they are durable under the sync policy. Bad
+// samples are reported per index in the result; the rest are stored.
+func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendResult, error) {
+	var res model.AppendResult
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	db.appendMu.Lock()
+	if db.isClosed() {
+		db.appendMu.Unlock()
+		return res, ErrClosed
+	}
+	body := db.body[:0]
+	newSer := db.newSer[:0]
+	acc := db.accepted[:0]
+	var cutoff int64 = math.MinInt64
+	maxT := db.maxT.Load()
+	if db.opts.Retention > 0 && maxT != math.MinInt64 {
+		cutoff = maxT - db.opts.Retention.Milliseconds()
+	}
+	window := db.opts.OutOfOrderWindow.Milliseconds()
+	var (
+		prevLabels model.Labels
+		prevSeries *memSeries
+		prevT      int64
+	)
+	for i := range batch {
+		smp := &batch[i]
+		if i >= db.opts.MaxBatchSamples {
+			res.Reject(i, fmt.Errorf("batch has %d samples, more than the limit of %d", len(batch), db.opts.MaxBatchSamples))
+			continue
+		}
+		var s *memSeries
+		if prevSeries != nil && sameLabels(prevLabels, smp.Labels) {
+			s = prevSeries
+			if err := checkValue(smp); err != nil {
+				res.Reject(i, err)
+				continue
+			}
+		} else {
+			if err := smp.Validate(); err != nil {
+				res.Reject(i, err)
+				continue
+			}
+			s = db.getOrCreate(smp.Labels, &newSer)
+			prevLabels, prevSeries = smp.Labels, s
+		}
+		if smp.T < cutoff {
+			db.stats.RejectedRetention.Add(1)
+			res.Reject(i, fmt.Errorf("series %s: timestamp %d ms is older than the retention cutoff %d", s.labels, smp.T, cutoff))
+			continue
+		}
+		if s.maxT != math.MinInt64 && smp.T < s.maxT-window {
+			res.Reject(i, fmt.Errorf("series %s: timestamp %d ms is older than the out-of-order window (newest %d)", s.labels, smp.T, s.maxT))
+			continue
+		}
+		if smp.T > s.maxT {
+			s.maxT = smp.T
+		}
+		if smp.T > maxT {
+			maxT = smp.T
+		}
+		body = appendSample(body, s.ref, smp.T-prevT, smp.V, smp.Q)
+		prevT = smp.T
+		acc = append(acc, acceptedSample{s: s, p: model.Point{T: smp.T, V: smp.V, Q: smp.Q}})
+	}
+	db.stats.Rejected.Add(int64(res.Rejected))
+	var seq uint64
+	if len(newSer) > 0 {
+		db.rec = appendSeriesRecord(db.rec[:0], newSer)
+		seq = db.wal.add(db.rec)
+	}
+	if len(acc) > 0 {
+		db.rec = appendSamplesHeader(db.rec[:0], len(acc))
+		db.rec = append(db.rec, body...)
+		seq = db.wal.add(db.rec)
+		for _, a := range acc {
+			a.s.mu.Lock()
+			a.s.appendLocked(a.p)
+			a.s.mu.Unlock()
+		}
+		db.headSamples.Add(int64(len(acc)))
+		db.maxT.Store(maxT)
+	}
+	res.Stored = len(acc)
+	clear(newSer)
+	db.body, db.newSer, db.accepted = body, newSer[:0], acc[:0]
+	clear(acc)
+	db.appendMu.Unlock()
+
+	if seq > 0 {
+		if err := db.wal.wait(seq); err != nil {
+			return model.AppendResult{}, fmt.Errorf("tsdb %s: write wal: %w", db.dir, err)
+		}
+	}
+	if db.headSamples.Load() >= int64(db.opts.HeadMaxSamples) {
+		select {
+		case db.sealCh <- struct{}{}:
+		default:
+		}
+	}
+	return res, nil
+}
+
+// sameLabels is true when a and b are the same slice (the common case of a
+// batch that repeats one series' labels), which skips validation and lookup.
+func sameLabels(a, b model.Labels) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
+}
+
+func checkValue(s *model.Sample) error {
+	if math.IsNaN(s.V) || math.IsInf(s.V, 0) {
+		return fmt.Errorf("series %s at %d: value %v is not a finite number", s.Labels, s.T, s.V)
+	}
+	if s.T < model.MinTime || s.T >= model.MaxTime {
+		return fmt.Errorf("series %s: timestamp %d ms is outside [1970, 2262)", s.Labels, s.T)
+	}
+	return nil
+}
+
+// getOrCreate finds the series of ls or creates it, recording it in newSer
+// for the WAL. Caller holds appendMu.
+func (db *DB) getOrCreate(ls model.Labels, newSer *[]walSeries) *memSeries {
+	h := db.idx.hash(&db.hasher, ls)
+	db.mu.RLock()
+	s := db.idx.get(h, ls)
+	db.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	own := make(model.Labels, len(ls))
+	copy(own, ls)
+	db.mu.Lock()
+	ref := db.nextRef
+	db.nextRef++
+	s = db.idx.add(ref, h, own)
+	db.mu.Unlock()
+	*newSer = append(*newSer, walSeries{ref: ref, labels: own})
+	return s
+}
