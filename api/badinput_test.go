@@ -109,3 +109,13 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("bad gzip body: %d %s", r.status, r.body)
 	}
 }
+
+func TestEmptySelectors(t *testing.T) {
+	ts := startServer(t, nil)
+	for _, p := range []string{"/api/v1/series?match=%7B%7D", "/api/v1/latest?match=%7B%7D", "/api/v1/series?match=%7Ba%3D%22%22%7D"} {
+		r := ts.do("GET", p, "", nil)
+		if r.status != 400 || !strings.Contains(string(r.body), "match") {
+			t.Errorf("GET %s: %d %s", p, r.status, r.body)
+		}
+	}
+}

@@ -24,7 +24,12 @@ func parseMatch(c *fiber.Ctx, required bool) ([]*model.Matcher, error) {
 	if err != nil {
 		return nil, badRequest("match: %v", err)
 	}
-	return ms, nil
+	for _, x := range ms {
+		if !x.Matches("") {
+			return ms, nil
+		}
+	}
+	return nil, badRequest("match %q: a selector needs at least one matcher that does not match the empty string", m)
 }
 
 func parseQuality(s string) (bool, error) {
