@@ -31,6 +31,7 @@ type sender struct {
 	sent, failures, rejected, dropped, undecodable *metrics.Counter
 	delay                                          *metrics.Histogram
 	lastSuccess                                    *int64
+	rejectLogged                                   time.Time
 }
 
 func newSender(c *Collector, cfg SinkConfig, sink Sink) *sender {
@@ -155,7 +156,12 @@ func (s *sender) deliver(ctx context.Context, batch []model.Sample) bool {
 		case err == nil:
 		case errors.As(err, &rej):
 			s.rejected.Add(rej.n)
-			s.log.Warn().Err(err).Int("samples", len(batch)).Msg("sink stored the batch but rejected some samples")
+			// At most one line a minute; the counter has the rest.
+			if now := time.Now(); now.Sub(s.rejectLogged) >= time.Minute {
+				s.log.Warn().Err(err).Int("samples", len(batch)).Uint64("rejected_total", s.rejected.Get()).
+					Msg("sink stored the batch but rejected some samples")
+				s.rejectLogged = now
+			}
 			err = nil
 		case errors.As(err, &perm):
 			s.dropped.Inc()
