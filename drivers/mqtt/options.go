@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -59,6 +60,10 @@ type Options struct {
 	QoS *byte
 	// Subscriptions to make; at least one.
 	Subscriptions []Subscription
+	// ShareGroup, when set, subscribes as a shared subscription
+	// ($share/<group>/<filter>): the broker spreads the messages over all
+	// collectors of the group (each with its own ClientID), for scale-out.
+	ShareGroup string
 	// Stations give province and kind for a station id; every sample needs
 	// station, province and kind labels (from the topic, the subscription's
 	// labels or this table). Samples without them are dropped and reported.
@@ -144,6 +149,9 @@ func (o *Options) validate() error {
 	}
 	if o.ClientID == "" {
 		return fmt.Errorf("mqtt: client_id is required (a fixed id keeps the persistent session)")
+	}
+	if strings.ContainsAny(o.ShareGroup, "/+#") {
+		return fmt.Errorf("mqtt: share_group %q must not contain /, + or #", o.ShareGroup)
 	}
 	if *o.QoS > 1 {
 		return fmt.Errorf("mqtt: qos %d: want 0 or 1", *o.QoS)

@@ -96,6 +96,9 @@ func New(opts Options, handler Handler) (*Subscriber, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mqtt subscription %d (%s): %w", i, c.Topic, err)
 		}
+		if opts.ShareGroup != "" {
+			sub.filter = "$share/" + opts.ShareGroup + "/" + sub.filter
+		}
 		if prev, dup := filters[sub.filter]; dup {
 			return nil, fmt.Errorf("mqtt subscription %d (%s): same filter %s as %s", i, c.Topic, sub.filter, prev)
 		}

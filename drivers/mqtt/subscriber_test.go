@@ -396,3 +396,42 @@ func (m fakeMessage) Topic() string     { return m.topic }
 func (m fakeMessage) MessageID() uint16 { return 1 }
 func (m fakeMessage) Payload() []byte   { return m.payload }
 func (m fakeMessage) Ack()              {}
+
+// TestSubscriberShareGroupMosquitto: two collectors in one share group
+// split the messages; together they get each exactly once.
+func TestSubscriberShareGroupMosquitto(t *testing.T) {
+	m := startMosquitto(t)
+	var cols []*collector
+	var subs []*Subscriber
+	for i := 0; i < 2; i++ {
+		opts := testOptions(m.url())
+		opts.ClientID = fmt.Sprintf("%s-%d", opts.ClientID, i)
+		opts.ShareGroup = "collectors"
+		col := newCollector(false)
+		s, err := New(opts, col.handle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runSubscriber(t, s)
+		waitConnected(t, s, 1)
+		cols, subs = append(cols, col), append(subs, s)
+	}
+	const n = 1000
+	topics, payloads := makeMessages(n, 0)
+	newPublisher(t, m.url(), "", "").publishAll(t, topics, payloads)
+	deadline := time.Now().Add(30 * time.Second)
+	for cols[0].count()+cols[1].count() < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	var all []model.Sample
+	for i, c := range cols {
+		c.mu.Lock()
+		all = append(all, c.samples...)
+		if len(c.samples) == 0 {
+			t.Errorf("collector %d got nothing", i)
+		}
+		c.mu.Unlock()
+	}
+	checkValues(t, all, n, 0)
+}
