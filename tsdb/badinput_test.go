@@ -97,3 +97,24 @@ func TestRetentionAndOutOfOrderWindow(t *testing.T) {
 	}
 	db.Close()
 }
+
+func TestQueryArgumentErrors(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	defer db.Close()
+	ctx := context.Background()
+	nop := func(model.Labels, []model.Point) error { return nil }
+	ms := []*model.Matcher{model.MustMatcher(model.MatchEqual, model.MetricName, "ph")}
+	for name, q := range map[string]model.AggregateQuery{
+		"zero step":    {Matchers: ms, From: 0, To: 10, Func: model.AggAvg},
+		"sub-ms step":  {Matchers: ms, From: 0, To: 10, Step: time.Microsecond, Func: model.AggAvg},
+		"unknown func": {Matchers: ms, From: 0, To: 10, Step: time.Hour, Func: "median"},
+		"from > to":    {Matchers: ms, From: 10, To: 0, Step: time.Hour, Func: model.AggAvg},
+	} {
+		if err := db.Aggregate(ctx, q, nop); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if err := db.Select(ctx, model.SelectQuery{Matchers: ms, From: 10, To: 0}, nop); err == nil {
+		t.Error("select from > to: no error")
+	}
+}
