@@ -34,7 +34,7 @@ type Subscriber struct {
 	running   atomic.Bool
 	connected atomic.Bool
 
-	received, samples, batches, acked, malformed, dropped, throttled, connects atomic.Uint64
+	received, samples, batches, acked, malformed, dropped, throttled, connects, subFailures atomic.Uint64
 
 	logLimit logLimiter
 }
@@ -65,8 +65,11 @@ type Stats struct {
 	Dropped   uint64 // samples dropped: no station/province/kind, or invalid labels
 	Throttled uint64 // times a message waited because MaxInFlight messages were unacknowledged
 	Connects  uint64 // successful connections (first and re-)
-	InFlight  int64  // messages received and not yet acknowledged
-	Connected bool
+	// SubscribeFailures counts subscriptions the broker refused (SUBACK
+	// failure, usually its ACL) or that timed out.
+	SubscribeFailures uint64
+	InFlight          int64 // messages received and not yet acknowledged
+	Connected         bool
 }
 
 // New checks the options and prepares a subscriber. It does not connect.
@@ -146,16 +149,17 @@ func newSubscription(c Subscription) (*subscription, error) {
 // Stats returns the current counters.
 func (s *Subscriber) Stats() Stats {
 	return Stats{
-		Received:  s.received.Load(),
-		Samples:   s.samples.Load(),
-		Batches:   s.batches.Load(),
-		Acked:     s.acked.Load(),
-		Malformed: s.malformed.Load(),
-		Dropped:   s.dropped.Load(),
-		Throttled: s.throttled.Load(),
-		Connects:  s.connects.Load(),
-		InFlight:  s.inflight.Load(),
-		Connected: s.connected.Load(),
+		Received:          s.received.Load(),
+		Samples:           s.samples.Load(),
+		Batches:           s.batches.Load(),
+		Acked:             s.acked.Load(),
+		Malformed:         s.malformed.Load(),
+		Dropped:           s.dropped.Load(),
+		Throttled:         s.throttled.Load(),
+		Connects:          s.connects.Load(),
+		SubscribeFailures: s.subFailures.Load(),
+		InFlight:          s.inflight.Load(),
+		Connected:         s.connected.Load(),
 	}
 }
 
@@ -334,17 +338,21 @@ func (s *Subscriber) onConnect(ctx context.Context, c paho.Client) {
 	}
 	tok := c.SubscribeMultiple(filters, nil) // nil: the routes added before connecting handle messages
 	if !tok.WaitTimeout(s.opts.ConnectTimeout) {
+		s.subFailures.Add(uint64(len(filters)))
 		s.log.Error().Msg("mqtt: subscribe timed out; will retry on the next connection")
 		return
 	}
 	if err := tok.Error(); err != nil {
+		s.subFailures.Add(uint64(len(filters)))
 		s.log.Error().Err(err).Msg("mqtt: subscribe failed; will retry on the next connection")
 		return
 	}
 	if st, ok := tok.(*paho.SubscribeToken); ok {
 		for filter, code := range st.Result() {
-			if code == 0x80 {
-				s.log.Error().Str("filter", filter).Msg("mqtt: broker refused the subscription (check its ACL)")
+			if code >= 0x80 {
+				s.subFailures.Add(1)
+				s.log.Error().Str("filter", filter).Str("user", s.opts.Username).
+					Msg("mqtt: broker refused the subscription (check its ACL)")
 			}
 		}
 	}

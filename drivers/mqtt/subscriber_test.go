@@ -435,3 +435,23 @@ func TestSubscriberShareGroupMosquitto(t *testing.T) {
 	}
 	checkValues(t, all, n, 0)
 }
+
+func TestSubscriberRefusedSubscriptionMochi(t *testing.T) {
+	broker := startMochi(t)
+	opts := testOptions(broker)
+	opts.Username, opts.Password = testUser, testPassword
+	opts.Subscriptions = append(defaultTestSubscriptions(), Subscription{Topic: "private/{station}", Format: FormatJSON})
+	col := newCollector(false)
+	s, err := New(opts, col.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSubscriber(t, s)
+	waitConnected(t, s, 1)
+	if st := s.Stats(); st.SubscribeFailures != 1 {
+		t.Errorf("stats %+v: want the private/+ subscription refused", st)
+	}
+	// The allowed ones work.
+	newPublisher(t, broker, pubUser, pubPassword).publishAll(t, []string{"stations/HN/HN-01/pm25_ugm3"}, [][]byte{[]byte("1")})
+	col.waitFor(t, 1, 10*time.Second)
+}
