@@ -67,8 +67,8 @@
 //	footer = index offset uint64 | index length uint64 | CRC32C(index) uint32 | "QTPE"
 //
 // Series are stored in label order, so the series of one metric are
-// adjacent, and a frame holds consecutive blocks of one metric (at most
-// 256 KiB uncompressed): compressing similar series together is what brings
+// adjacent, and a frame holds consecutive blocks of one metric (a new frame
+// starts once one passes 256 KiB uncompressed): compressing similar series together is what brings
 // the sample data well under a per-series codec. level records the zstd
 // level (Options.CompressLevel when sealed, ColdCompressLevel for cold
 // partitions).

@@ -31,8 +31,8 @@ import (
 //	footer = index offset uint64 LE | index length uint64 LE | CRC32C(index) uint32 LE | magic "QTPE"
 //
 // Series are stored in label order, so the series of one metric are
-// adjacent; a frame holds consecutive blocks of one metric up to
-// maxFrameRaw bytes. Compressing similar series together is what takes the
+// adjacent; a frame holds consecutive blocks of one metric, a new frame
+// starting once one passes maxFrameRaw bytes. Compressing similar series together is what takes the
 // sample data well below a per-series codec; level is the zstd level used
 // (sealing uses Options.CompressLevel, cold partitions ColdCompressLevel).
 const (
