@@ -37,8 +37,11 @@ func (e *Engine) Ack(ctx context.Context, id uint64, by, note string) (*Alert, e
 	p := &pending{}
 	p.touch(a)
 	text := fmt.Sprintf("Đã ghi nhận: %s nhận xử lý cảnh báo #%d", by, a.ID)
+	// Everyone told about the alert learns who took it (and the officer
+	// who replied by SMS sees that the reply worked).
 	p.events = append(p.events, &Event{AlertID: a.ID, Kind: EventAcknowledged, Rule: a.Rule, Severity: a.Severity,
-		Level: a.LevelName, Text: text, Labels: a.Labels, Value: a.Value, Limit: a.Limit, At: now, Team: a.Team})
+		Level: a.LevelName, Text: text, Labels: a.Labels, Value: a.Value, Limit: a.Limit, At: now, Team: a.Team,
+		To: append([]string(nil), a.Notified...), SMS: len(a.Notified) > 0, By: by})
 	e.commit(p)
 	e.log.Info().Uint64("alert", id).Str("by", by).Msg("alert acknowledged")
 	return a.clone(), nil

@@ -118,6 +118,8 @@ type Event struct {
 	// To names roster people explicitly (escalation steps, ack replies);
 	// empty means the team on duty.
 	To []string `json:"to,omitempty"`
+	// By is who acknowledged (acknowledged events).
+	By string `json:"by,omitempty"`
 	// SMS false keeps the event off SMS (webhooks and files still get it).
 	SMS bool `json:"sms"`
 	// ObservedAt is when the triggering sample reached the engine (for

@@ -81,6 +81,8 @@ func (e *Engine) flush() error {
 			}
 			to := append([]string(nil), ev.To...)
 			switch {
+			case ev.Kind == EventAcknowledged:
+				// only the people in To: those told about the alert
 			case ev.Kind == EventResolved || ev.Kind == EventLevelDown:
 				// Everyone told before, including by events of this
 				// same flush (an alert that rose and fell within it).
@@ -171,6 +173,35 @@ func (e *Engine) flush() error {
 func (e *Engine) groupText(evs []*Event) string {
 	if len(evs) == 1 {
 		return evs[0].Text
+	}
+	// Acknowledgements collapse into one line per person who took them.
+	var acks []*Event
+	var rest []*Event
+	for _, ev := range evs {
+		if ev.Kind == EventAcknowledged {
+			acks = append(acks, ev)
+		} else {
+			rest = append(rest, ev)
+		}
+	}
+	if len(acks) > 1 {
+		var order []string
+		ids := map[string][]string{}
+		for _, ev := range acks {
+			if _, ok := ids[ev.By]; !ok {
+				order = append(order, ev.By)
+			}
+			ids[ev.By] = append(ids[ev.By], fmt.Sprintf("#%d", ev.AlertID))
+		}
+		var lines []string
+		for _, by := range order {
+			lines = append(lines, fmt.Sprintf("Đã ghi nhận: %s nhận xử lý cảnh báo %s", by, strings.Join(ids[by], ", ")))
+		}
+		ackText := strings.Join(lines, " | ")
+		if len(rest) == 0 {
+			return ackText
+		}
+		return ackText + " | " + e.groupText(rest)
 	}
 	max := e.opts.MaxSMSChars
 	head := fmt.Sprintf("%d cảnh báo: ", len(evs))
