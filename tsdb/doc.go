@@ -68,10 +68,10 @@
 //
 // Series are stored in label order, so the series of one metric are
 // adjacent, and a frame holds consecutive blocks of one metric (a new frame
-// starts once one passes 256 KiB uncompressed): compressing similar series together is what brings
-// the sample data well under a per-series codec. level records the zstd
-// level (Options.CompressLevel when sealed, ColdCompressLevel for cold
-// partitions).
+// starts once one passes 256 KiB uncompressed): compressing similar series
+// together is what brings the sample data well under a per-series codec.
+// level records the zstd level (Options.CompressLevel when sealed,
+// ColdCompressLevel for cold partitions).
 //
 // # Block (inside a frame)
 //

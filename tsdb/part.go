@@ -32,9 +32,10 @@ import (
 //
 // Series are stored in label order, so the series of one metric are
 // adjacent; a frame holds consecutive blocks of one metric, a new frame
-// starting once one passes maxFrameRaw bytes. Compressing similar series together is what takes the
-// sample data well below a per-series codec; level is the zstd level used
-// (sealing uses Options.CompressLevel, cold partitions ColdCompressLevel).
+// starting once one passes maxFrameRaw bytes. Compressing similar series
+// together is what takes the sample data well below a per-series codec;
+// level is the zstd level used (sealing uses Options.CompressLevel, cold
+// partitions ColdCompressLevel).
 const (
 	partMagic      = "QTPART"
 	partVersion    = 1
