@@ -77,6 +77,26 @@ func strictlyBelow(limit float64) float64 { return math.Nextafter(limit, math.In
 
 func quote(s string) string { return strconv.Quote(s) }
 
+// waterFor is how long surface water must stay past a QCVN 08 class limit
+// before the alert fires.
+const waterFor = "15m"
+
+// clearInside is the level at which a water-quality alert resolves: 5 %
+// back inside the limit (below it for an upper limit, above it for a lower
+// one), rounded to four significant digits.
+func clearInside(limit float64, upper bool) float64 {
+	f := 1.05
+	if upper {
+		f = 0.95
+	}
+	v := limit * f
+	if v == 0 {
+		return 0
+	}
+	scale := math.Pow(10, 3-math.Floor(math.Log10(math.Abs(v))))
+	return math.Round(v*scale) / scale
+}
+
 // ruleName builds a rule name from parts: lower case, [a-z0-9_].
 func ruleName(parts ...string) string {
 	s := strings.ToLower(strings.Join(parts, "_"))
@@ -163,6 +183,10 @@ func WaterPack() []byte {
 # fires at the next float beyond the limit. pH is two-sided and gets two
 # threshold rules. Cells not confirmed against the printed regulation are
 # marked in package standards (QCVN08River notes).
+#
+# Classes describe a water body, not one reading: a rule fires only after
+# the water has stayed past a limit for `+waterFor+` and clears 5 % back inside
+# it (quantrac hysteresis), so a value hovering at a limit sends no storm.
 rules:
 `)
 	for _, p := range standards.QCVN08River {
@@ -179,17 +203,18 @@ rules:
 		switch p.Kind {
 		case standards.Within:
 			// pH: below class A's range (B/C), and outside C's (D) either way.
-			fmt.Fprintf(&b, "  - name: %s\n    kind: threshold\n    select: %s\n    below: %s\n    severity: warning\n%s%s",
-				ruleName("qcvn08_2023", p.Metric, "low"), p.Metric, num(strictlyBelow(p.Low[2])), unit, labels)
+			fmt.Fprintf(&b, "  - name: %s\n    kind: threshold\n    select: %s\n    below: %s\n    clear: %s\n    for: %s\n    severity: warning\n%s%s",
+				ruleName("qcvn08_2023", p.Metric, "low"), p.Metric, num(strictlyBelow(p.Low[2])), num(clearInside(p.Low[2], false)), waterFor, unit, labels)
 			fmt.Fprintf(&b, "    message: %s\n", quote(`{{.StationName}}: {{.Param}} {{num .Value}} dưới {{num .Limit}} (mức D, QCVN 08:2023/BTNMT) lúc {{.Time}}. OK {{.ID}}`))
-			fmt.Fprintf(&b, "  - name: %s\n    kind: threshold\n    select: %s\n    above: %s\n    severity: warning\n%s%s",
-				ruleName("qcvn08_2023", p.Metric, "high"), p.Metric, num(strictlyAbove(p.Limit[2])), unit, labels)
+			fmt.Fprintf(&b, "  - name: %s\n    kind: threshold\n    select: %s\n    above: %s\n    clear: %s\n    for: %s\n    severity: warning\n%s%s",
+				ruleName("qcvn08_2023", p.Metric, "high"), p.Metric, num(strictlyAbove(p.Limit[2])), num(clearInside(p.Limit[2], true)), waterFor, unit, labels)
 			fmt.Fprintf(&b, "    message: %s\n", quote(`{{.StationName}}: {{.Param}} {{num .Value}} trên {{num .Limit}} (mức D, QCVN 08:2023/BTNMT) lúc {{.Time}}. OK {{.ID}}`))
 			continue
 		}
 		fmt.Fprintf(&b, "  - name: %s\n", ruleName("qcvn08_2023", p.Metric))
 		b.WriteString("    kind: levels\n")
 		fmt.Fprintf(&b, "    select: %s\n", p.Metric)
+		fmt.Fprintf(&b, "    for: %s\n", waterFor)
 		b.WriteString(unit)
 		b.WriteString(labels)
 		fmt.Fprintf(&b, "    message: %s\n", quote(`{{.StationName}}: {{.Param}} {{num .Value}}{{with .Unit}} {{.}}{{end}}: {{.Level}} (QCVN 08:2023/BTNMT, giới hạn {{num .Limit}}) lúc {{.Time}}. OK {{.ID}}`))
@@ -207,8 +232,10 @@ rules:
 			fmt.Fprintf(&b, "      - name: %s\n", quote(name))
 			if p.Kind == standards.AtLeast {
 				fmt.Fprintf(&b, "        below: %s\n", num(strictlyBelow(lim)))
+				fmt.Fprintf(&b, "        clear: %s\n", num(clearInside(lim, false)))
 			} else {
 				fmt.Fprintf(&b, "        above: %s\n", num(strictlyAbove(lim)))
+				fmt.Fprintf(&b, "        clear: %s\n", num(clearInside(lim, true)))
 			}
 			fmt.Fprintf(&b, "        severity: %s\n", sev[k])
 		}

@@ -91,3 +91,36 @@ func TestFloodLocalPack(t *testing.T) {
 		t.Fatalf("%v %+v", err, rules)
 	}
 }
+
+// Water-quality rules wait before firing and clear back inside the limit:
+// without both, a reading hovering at a class limit sent an SMS at every
+// crossing (found in the demo: COD at 10 mg/L fired and resolved every 5 s).
+func TestWaterPackNoStorm(t *testing.T) {
+	rules, err := alerting.ParseRules(WaterFile, WaterPack())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if r.For != waterFor {
+			t.Errorf("%s: for %q, want %q", r.Name, r.For, waterFor)
+		}
+		check := func(what string, limit, clear *float64, upper bool) {
+			if limit == nil {
+				return
+			}
+			if clear == nil {
+				t.Errorf("%s %s: no clear level", r.Name, what)
+				return
+			}
+			if upper && !(*clear < *limit) || !upper && !(*clear > *limit) {
+				t.Errorf("%s %s: clear %v is not inside limit %v", r.Name, what, *clear, *limit)
+			}
+		}
+		check("above", r.Above, r.Clear, true)
+		check("below", r.Below, r.Clear, false)
+		for _, l := range r.Levels {
+			check(l.Name+" above", l.Above, l.Clear, true)
+			check(l.Name+" below", l.Below, l.Clear, false)
+		}
+	}
+}
