@@ -185,7 +185,7 @@ func WaterPack() []byte {
 # marked in package standards (QCVN08River notes).
 #
 # Classes describe a water body, not one reading: a rule fires only after
-# the water has stayed past a limit for `+waterFor+` and clears 5 % back inside
+# the water has stayed past a limit for ` + waterFor + ` and clears 5 % back inside
 # it (quantrac hysteresis), so a value hovering at a limit sends no storm.
 rules:
 `)
