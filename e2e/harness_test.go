@@ -30,6 +30,9 @@ const (
 	// envSrc, when set, is the source tree the binaries are built from
 	// (default: this repository).
 	envSrc = "QUANTRAC_E2E_SRC"
+	// envStrict makes the known bugs of other packages (worked around
+	// and reported otherwise) fail the suite; the full run sets it too.
+	envStrict = "QUANTRAC_E2E_STRICT"
 )
 
 // bins are the binaries built once by TestMain.
@@ -258,3 +261,15 @@ var errStopped = errors.New("stopped")
 
 // dialTCP connects to addr with a short timeout.
 func dialTCP(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }
+
+// knownBug records a bug of another package that the scenario works
+// around: an error in the full or strict run, a loud log line otherwise
+// (so that the CI-sized suite stays green until the owner fixes it).
+func knownBug(t *testing.T, what string) {
+	t.Helper()
+	if full() || os.Getenv(envStrict) != "" {
+		t.Errorf("KNOWN BUG: %s", what)
+		return
+	}
+	t.Logf("KNOWN BUG (worked around; %s=1 fails on it): %s", envStrict, what)
+}
