@@ -43,7 +43,9 @@ func csvField(s string) string {
 }
 
 // handleExportCSV is GET /api/v1/export.csv?station=A,B&param=p,q&from=&to=&step=&agg=&tz=&quality=.
-// One row per station and time, one column per parameter; UTF-8 with BOM
+// One row per station and time, one column per parameter (with
+// quality=all and raw points, each followed by <param>_status: 00, 01,
+// 02, 00+spike...); UTF-8 with BOM
 // and local times so Excel and LibreOffice open it as is. The answer is
 // streamed window by window.
 func (s *Server) handleExportCSV(c *fiber.Ctx) error {
@@ -106,6 +108,9 @@ func (s *Server) handleExportCSV(c *fiber.Ctx) error {
 		for _, p := range params {
 			w.WriteByte(',')
 			w.WriteString(csvField(p))
+			if q.includeBad && q.step == 0 {
+				w.WriteString("," + csvField(p+"_status"))
+			}
 		}
 		w.WriteString("\r\n")
 		if err := s.writeCSVRows(ctx, w, q, p, stations, nameRe, col); err != nil {
@@ -138,6 +143,8 @@ func (s *Server) writeCSVRows(ctx context.Context, w *bufio.Writer, q seriesQuer
 		}
 		for _, win := range windows {
 			rows := map[int64][]float64{}
+			quals := map[int64][]model.Quality{}
+			withQ := q.includeBad && q.step == 0
 			wq := q
 			wq.ms, wq.from, wq.to = ms, win[0], win[1]
 			err := s.runSeriesQuery(ctx, wq, func(ls model.Labels, pts []model.Point) error {
@@ -155,6 +162,14 @@ func (s *Server) writeCSVRows(ctx context.Context, w *bufio.Writer, q seriesQuer
 						rows[pt.T] = r
 					}
 					r[i] = pt.V
+					if withQ {
+						qr := quals[pt.T]
+						if qr == nil {
+							qr = make([]model.Quality, ncol)
+							quals[pt.T] = qr
+						}
+						qr[i] = pt.Q
+					}
 				}
 				return nil
 			})
@@ -172,10 +187,16 @@ func (s *Server) writeCSVRows(ctx context.Context, w *bufio.Writer, q seriesQuer
 				buf = time.UnixMilli(t).In(q.loc).AppendFormat(buf, csvTimeLayout)
 				buf = append(buf, ',')
 				buf = append(buf, stField...)
-				for _, v := range rows[t] {
+				for i, v := range rows[t] {
 					buf = append(buf, ',')
 					if !math.IsNaN(v) {
 						buf = strconv.AppendFloat(buf, v, 'f', -1, 64)
+					}
+					if withQ {
+						buf = append(buf, ',')
+						if !math.IsNaN(v) {
+							buf = append(buf, quals[t][i].String()...)
+						}
 					}
 				}
 				buf = append(buf, '\r', '\n')

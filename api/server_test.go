@@ -268,6 +268,14 @@ func TestCSVExport(t *testing.T) {
 	if ct := r.header.Get("Content-Type"); ct != "text/csv; charset=utf-8" {
 		t.Fatalf("content type %q", ct)
 	}
+	ts.mustDo(200, "POST", "/api/v1/ingest", "", []byte(fmt.Sprintf(`{"series":[{"labels":{"__name__":"pm10_ugm3","station":"HN-01","province":"HN","kind":"air"},"t":[%d],"v":[99],"q":[17]}]}`, t0+3600000)))
+	r = ts.mustDo(200, "GET", "/api/v1/export.csv?station=HN-01&param=pm25_ugm3,pm10_ugm3&from=2025-11-25&to=2025-11-26&quality=all", "", nil)
+	want = "\ufefftime,station,pm25_ugm3,pm25_ugm3_status,pm10_ugm3,pm10_ugm3_status\r\n" +
+		"2025-11-25 08:00:00,HN-01,10.5,00,20,00\r\n" +
+		"2025-11-25 09:00:00,HN-01,11,00,99,01+spike\r\n"
+	if string(r.body) != want {
+		t.Fatalf("csv with quality:\n%q\nwant\n%q", r.body, want)
+	}
 	r = ts.mustDo(200, "GET", "/api/v1/export.csv?station=HN-01&from=2025-11-25&to=2025-11-26&step=1d&agg=max", "", nil)
 	want = "\ufefftime,station,pm10_ugm3,pm25_ugm3\r\n2025-11-25 00:00:00,HN-01,20,11\r\n"
 	if string(r.body) != want {
