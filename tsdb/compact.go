@@ -3,6 +3,9 @@ package tsdb
 import (
 	"context"
 	"fmt"
+	"math"
+	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/quantrac/quantrac/model"
@@ -44,7 +47,9 @@ func (db *DB) compact(ctx context.Context, all bool) error {
 	return nil
 }
 
-// mergePartition rewrites the parts of pt as one part.
+// mergePartition rewrites the parts of pt as one part, series by series
+// (one series' points in memory at a time), later parts winning on equal
+// timestamps.
 func (db *DB) mergePartition(pt *partition) error {
 	refs := map[uint32]bool{}
 	for _, p := range pt.parts {
@@ -52,34 +57,61 @@ func (db *DB) mergePartition(pt *partition) error {
 			refs[ref] = true
 		}
 	}
-	var dec blockDecoder
-	var tmp []model.Point
-	series := make([]sealedSeries, 0, len(refs))
+	series := make([]*memSeries, 0, len(refs))
 	for ref := range refs {
-		var acc []model.Point
+		series = append(series, db.seriesByRef(ref))
+	}
+	sort.Slice(series, func(i, j int) bool { return series[i].labels.Compare(series[j].labels) < 0 })
+	seq := db.partSeq.Add(1)
+	dir := filepath.Join(db.dir, partitionsDir, partitionDirName(pt.start))
+	pw, err := newPartWriter(dir, seq, &db.opts, db.levelFor(pt.start))
+	if err != nil {
+		return fmt.Errorf("merge partition %s: %w", partitionDirName(pt.start), err)
+	}
+	var dec blockDecoder
+	var acc, tmp, merged []model.Point
+	written := make([]uint32, 0, len(series))
+	for _, s := range series {
+		acc = acc[:0]
 		for _, p := range pt.parts {
-			e := p.series[ref]
+			e := p.series[s.ref]
 			if e == nil {
 				continue
 			}
-			var err error
 			tmp, err = p.appendPoints(&dec, tmp[:0], e, pt.start, pt.end-1)
 			if err != nil {
+				pw.abort()
 				return fmt.Errorf("merge partition %s: %w", partitionDirName(pt.start), err)
 			}
 			if len(acc) == 0 {
 				acc = append(acc, tmp...)
 			} else {
-				acc = mergePoints(nil, acc, tmp)
+				merged = mergePoints(merged[:0], acc, tmp)
+				acc, merged = merged, acc
 			}
 		}
 		if len(acc) > 0 {
-			series = append(series, sealedSeries{s: db.seriesByRef(ref), pts: acc})
+			pw.add(s.labels, acc)
+			written = append(written, s.ref)
 		}
 	}
-	np, err := db.buildPart(pt.start, series)
+	path, err := pw.finish()
 	if err != nil {
 		return fmt.Errorf("merge partition %s: %w", partitionDirName(pt.start), err)
+	}
+	np, err := openPart(path, seq, pt.start, func(i int, _ *partSeries) uint32 {
+		if i < len(written) {
+			return written[i]
+		}
+		return math.MaxUint32
+	})
+	if err != nil {
+		return fmt.Errorf("merge partition %s: %w", partitionDirName(pt.start), err)
+	}
+	if len(np.series) != len(written) || np.series[math.MaxUint32] != nil {
+		np.obsolete.Store(true)
+		np.decRef()
+		return fmt.Errorf("merge partition %s: part %s holds %d series, %d written", partitionDirName(pt.start), path, len(np.series), len(written))
 	}
 	drop := map[*part]bool{}
 	for _, p := range pt.parts {

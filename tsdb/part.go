@@ -1,13 +1,11 @@
 package tsdb
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"math"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 
@@ -102,152 +100,6 @@ func (p *part) decRef() {
 	if p.obsolete.Load() {
 		os.Remove(p.path)
 	}
-}
-
-// sealedSeries is the input of writePart: one series' points in a partition.
-type sealedSeries struct {
-	s   *memSeries
-	pts []model.Point // sorted, distinct T
-}
-
-// writePart writes a part file atomically: tmp file, fsync, rename, fsync dir.
-func writePart(dir string, seq uint64, series []sealedSeries, opts *Options, level int) (string, error) {
-	if _, err := os.Stat(dir); err != nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", fmt.Errorf("create partition dir %s: %w", dir, err)
-		}
-		if err := syncDir(filepath.Dir(dir)); err != nil {
-			return "", err
-		}
-	}
-	final := filepath.Join(dir, fmt.Sprintf(partNameFmt, seq))
-	tmp := final + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("create part %s: %w", tmp, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	hdr := make([]byte, partHeaderSize)
-	copy(hdr, partMagic)
-	binary.LittleEndian.PutUint16(hdr[6:], partVersion)
-	w.Write(hdr)
-	off := uint64(partHeaderSize)
-
-	var enc blockEncoder
-	var rb rollupBuilder
-	var frames []frameMeta
-	var raw, z []byte
-	var werr error
-	flush := func() {
-		if len(raw) == 0 {
-			return
-		}
-		z = encoding.CompressZSTDLevel(z[:0], raw, level)
-		var c [4]byte
-		binary.LittleEndian.PutUint32(c[:], crc32.Checksum(z, castagnoli))
-		w.Write(c[:])
-		if _, err := w.Write(z); err != nil && werr == nil {
-			werr = err
-		}
-		frames = append(frames, frameMeta{off: off, zlen: uint32(len(z)), rawLen: uint32(len(raw))})
-		off += uint64(4 + len(z))
-		raw = raw[:0]
-	}
-	var idx []byte
-	idx = binary.AppendUvarint(idx, uint64(len(series)))
-	maxBlock := opts.MaxBlockSamples
-	prevMetric := ""
-	for _, ss := range series {
-		pts := ss.pts
-		if m := ss.s.labels.Metric(); m != prevMetric {
-			flush()
-			prevMetric = m
-		}
-		idx = binary.AppendUvarint(idx, uint64(len(ss.s.labels)))
-		for _, l := range ss.s.labels {
-			idx = binary.AppendUvarint(idx, uint64(len(l.Name)))
-			idx = append(idx, l.Name...)
-			idx = binary.AppendUvarint(idx, uint64(len(l.Value)))
-			idx = append(idx, l.Value...)
-		}
-		last := pts[len(pts)-1]
-		idx = binary.AppendVarint(idx, last.T)
-		idx = binary.LittleEndian.AppendUint64(idx, math.Float64bits(last.V))
-		idx = append(idx, byte(last.Q))
-		idx = binary.AppendVarint(idx, pts[0].T)
-		idx = binary.AppendVarint(idx, last.T)
-		allGood := byte(1)
-		for _, p := range pts {
-			if !p.Q.Good() {
-				allGood = 0
-				break
-			}
-		}
-		idx = append(idx, allGood)
-		nb := (len(pts) + maxBlock - 1) / maxBlock
-		idx = binary.AppendUvarint(idx, uint64(nb))
-		for i := 0; i < len(pts); i += maxBlock {
-			chunk := pts[i:min(i+maxBlock, len(pts))]
-			if len(raw) >= maxFrameRaw {
-				flush()
-			}
-			start := len(raw)
-			raw = enc.appendBlock(raw, chunk)
-			idx = binary.AppendVarint(idx, chunk[0].T)
-			idx = binary.AppendUvarint(idx, uint64(chunk[len(chunk)-1].T-chunk[0].T))
-			idx = binary.AppendUvarint(idx, uint64(len(chunk)))
-			idx = binary.AppendUvarint(idx, uint64(len(frames)))
-			idx = binary.AppendUvarint(idx, uint64(start))
-			idx = binary.AppendUvarint(idx, uint64(len(raw)-start))
-		}
-		idx = rb.appendRollups(idx, pts, opts.RollupLocation)
-	}
-	flush()
-	if werr != nil {
-		return "", fmt.Errorf("write part %s: %w", tmp, werr)
-	}
-	head := binary.AppendUvarint(nil, uint64(level))
-	head = binary.AppendUvarint(head, uint64(len(frames)))
-	for _, fm := range frames {
-		head = binary.AppendUvarint(head, fm.off)
-		head = binary.AppendUvarint(head, uint64(fm.zlen))
-		head = binary.AppendUvarint(head, uint64(fm.rawLen))
-	}
-	idx = append(head, idx...)
-	cidx := encoding.CompressZSTDLevel(nil, idx, max(level, 5))
-	footer := make([]byte, 0, partFooterSize)
-	footer = binary.LittleEndian.AppendUint64(footer, off)
-	footer = binary.LittleEndian.AppendUint64(footer, uint64(len(cidx)))
-	footer = binary.LittleEndian.AppendUint32(footer, crc32.Checksum(cidx, castagnoli))
-	footer = append(footer, partEndMagic...)
-	w.Write(cidx)
-	if _, err := w.Write(footer); err != nil {
-		return "", fmt.Errorf("write part %s: %w", tmp, err)
-	}
-	if err := w.Flush(); err != nil {
-		return "", fmt.Errorf("write part %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		return "", fmt.Errorf("sync part %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("close part %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return "", fmt.Errorf("rename part %s: %w", tmp, err)
-	}
-	ok = true
-	if err := syncDir(dir); err != nil {
-		return "", err
-	}
-	return final, nil
 }
 
 // partInfo is what parsePart reads from a part's index.

@@ -3,6 +3,7 @@ package tsdb
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"sort"
 
@@ -111,7 +112,10 @@ func (db *DB) buildPart(start int64, series []sealedSeries) (*part, error) {
 	n := 0
 	p, err := openPart(path, seq, start, func(i int, e *partSeries) uint32 {
 		n++
-		return series[i].s.ref
+		if i < len(series) {
+			return series[i].s.ref
+		}
+		return math.MaxUint32
 	})
 	if err != nil {
 		return nil, err
