@@ -40,19 +40,41 @@ func (db *DB) compact(ctx context.Context, all bool) error {
 		if err := ctx.Err(); err != nil {
 			return nil
 		}
-		if err := db.mergePartition(pt); err != nil {
+		parts := pt.parts
+		if merge && newest && !all {
+			parts = hotMergeSet(parts)
+		}
+		if err := db.mergePartition(pt, parts); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// mergePartition rewrites the parts of pt as one part, series by series
-// (one series' points in memory at a time), later parts winning on equal
-// timestamps.
-func (db *DB) mergePartition(pt *partition) error {
+// hotMergeSet picks the parts of the newest partition to merge: the parts
+// sealed after its largest part when there are enough of them, so that the
+// bulk of the partition is not rewritten on every merge; else all parts.
+// The set is always a suffix in sequence order, so the merged part (with a
+// new, higher sequence number) keeps last-write-wins order.
+func hotMergeSet(parts []*part) []*part {
+	largest := 0
+	for i, p := range parts {
+		if p.size > parts[largest].size {
+			largest = i
+		}
+	}
+	if len(parts)-largest-1 >= maxHotParts/2 {
+		return parts[largest+1:]
+	}
+	return parts
+}
+
+// mergePartition rewrites parts (all of pt's parts, or a suffix of them in
+// sequence order) as one part, series by series (one series' points in
+// memory at a time), later parts winning on equal timestamps.
+func (db *DB) mergePartition(pt *partition, parts []*part) error {
 	refs := map[uint32]bool{}
-	for _, p := range pt.parts {
+	for _, p := range parts {
 		for ref := range p.series {
 			refs[ref] = true
 		}
@@ -73,7 +95,7 @@ func (db *DB) mergePartition(pt *partition) error {
 	written := make([]uint32, 0, len(series))
 	for _, s := range series {
 		acc = acc[:0]
-		for _, p := range pt.parts {
+		for _, p := range parts {
 			e := p.series[s.ref]
 			if e == nil {
 				continue
@@ -114,7 +136,7 @@ func (db *DB) mergePartition(pt *partition) error {
 		return fmt.Errorf("merge partition %s: part %s holds %d series, %d written", partitionDirName(pt.start), path, len(np.series), len(written))
 	}
 	drop := map[*part]bool{}
-	for _, p := range pt.parts {
+	for _, p := range parts {
 		drop[p] = true
 	}
 	db.mu.Lock()
@@ -127,7 +149,7 @@ func (db *DB) mergePartition(pt *partition) error {
 	db.mu.Unlock()
 	np.decRef()
 	db.stats.Compactions.Add(1)
-	db.log.Debug().Str("partition", partitionDirName(pt.start)).Int("parts", len(pt.parts)).Msg("merged partition")
+	db.log.Debug().Str("partition", partitionDirName(pt.start)).Int("parts", len(parts)).Msg("merged partition")
 	return nil
 }
 
