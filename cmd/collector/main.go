@@ -69,6 +69,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *check {
+		// Register maps are parsed too: their errors name the map file and line.
+		seen := map[string]bool{}
+		for _, st := range cfg.Stations {
+			if st.Modbus == nil || seen[st.Modbus.Map] {
+				continue
+			}
+			seen[st.Modbus.Map] = true
+			if _, err := modbus.LoadRegisterMap(cfg.Resolve(st.Modbus.Map)); err != nil {
+				return fmt.Errorf("station %s: %w", st.ID, err)
+			}
+		}
 		owned := 0
 		for _, st := range cfg.Stations {
 			if cfg.Shard.Owns(st.ID) {

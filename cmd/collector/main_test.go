@@ -37,6 +37,14 @@ func TestCheck(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), bad+":4: stations[0].driver: unknown driver") {
 		t.Fatalf("want an error naming file, line and key; got %v", err)
 	}
+	// A broken register map fails the check with the map's file and line.
+	mapDir := t.TempDir()
+	os.WriteFile(filepath.Join(mapDir, "m.yaml"), []byte("registers:\n  - metric: ph\n    type: holding\n    address: 0\n    data_type: float33\n"), 0o644)
+	withMap := filepath.Join(mapDir, "c.yaml")
+	os.WriteFile(withMap, []byte("data_dir: x\nsink: {type: api, url: \"http://127.0.0.1:1\"}\nstations:\n  - {id: A, kind: air, province: HN, driver: modbus, modbus: {address: \"tcp://127.0.0.1:1\", map: m.yaml}}\n"), 0o644)
+	if err := run([]string{"-check", "-config", withMap}, &out, &errb); err == nil || !strings.Contains(err.Error(), "m.yaml:5") {
+		t.Fatalf("broken map: %v", err)
+	}
 	if err := run([]string{"probe", "snmp"}, &out, &errb); err == nil {
 		t.Fatal("probe of an unknown protocol accepted")
 	}
