@@ -157,13 +157,31 @@ func (db *DB) rollupLevel(p *aggPlan) int {
 	if loc == nil {
 		loc = time.UTC
 	}
-	if p.b.days >= 1 && loc.String() == db.opts.RollupLocation.String() {
+	if p.b.days >= 1 && sameDays(loc, db.opts.RollupLocation, p.firstB, p.end) {
 		return levelDaily
 	}
 	if p.q.Step%time.Hour == 0 {
 		return levelHourly
 	}
 	return levelNone
+}
+
+// sameDays reports whether a and b have the same local days over
+// [from, to): the same zone, or one fixed UTC offset in both over the range
+// (for example a fixed "+07:00" zone and Asia/Ho_Chi_Minh).
+func sameDays(a, b *time.Location, from, to int64) bool {
+	if a.String() == b.String() {
+		return true
+	}
+	fixed := func(loc *time.Location) (int, bool) {
+		t := time.UnixMilli(from).In(loc)
+		_, off := t.Zone()
+		_, end := t.ZoneBounds()
+		return off, end.IsZero() || end.UnixMilli() >= to
+	}
+	oa, okA := fixed(a)
+	ob, okB := fixed(b)
+	return okA && okB && oa == ob
 }
 
 const (

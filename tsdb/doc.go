@@ -102,7 +102,7 @@
 // samples of the series in the part and are stored only when at least twice
 // as small as the samples. Aggregate answers a bucket from rollups when the
 // bucket is whole hours (any zone with whole-hour offset) or whole days in
-// the rollup zone, every partition under it has the series in one part, and
+// the rollup zone (or a zone with the same fixed offset over the range), every partition under it has the series in one part, and
 // no unsealed sample falls in it; otherwise it reads raw samples. Merging
 // parts recomputes rollups, so late writes are reflected once compacted and
 // answered from raw data until then.

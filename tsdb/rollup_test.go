@@ -117,7 +117,7 @@ func TestRollupsMatchRaw(t *testing.T) {
 		t.Helper()
 		steps := []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour, 24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour, 90 * time.Minute}
 		funcs := []model.AggFunc{model.AggAvg, model.AggMin, model.AggMax, model.AggSum, model.AggCount, model.AggFirst, model.AggLast}
-		locs := []*time.Location{time.UTC, hcm, kolkata}
+		locs := []*time.Location{time.UTC, hcm, kolkata, time.FixedZone("ICT", 7*3600)}
 		for i := 0; i < 60; i++ {
 			q := model.AggregateQuery{
 				Matchers:   []*model.Matcher{model.MustMatcher(model.MatchRegexp, model.MetricName, ".+")},
