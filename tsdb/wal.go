@@ -141,6 +141,18 @@ func walHeader() []byte {
 	return h
 }
 
+// segmentFile is what the WAL needs of an open segment; tests inject short
+// writes and failing fsyncs through openSegmentFile.
+type segmentFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+}
+
+var openSegmentFile = func(path string) (segmentFile, error) {
+	return os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+}
+
 // wal is the write side: records are buffered by appenders and written by
 // whoever flushes first (group commit).
 type wal struct {
@@ -155,7 +167,7 @@ type wal struct {
 	pending uint64 // sequence number of the last buffered record
 
 	flushMu  sync.Mutex // guards everything below; held while writing
-	f        *os.File
+	f        segmentFile
 	seg      int
 	segBytes int64
 	written  uint64 // last record sequence written to the file
@@ -211,7 +223,7 @@ func openWAL(dir string, opts *Options, firstPayload []byte) (*wal, error) {
 // record, and fsyncs file and directory. Caller holds flushMu (or is Open).
 func (w *wal) createSegment(n int, firstPayload []byte) error {
 	p := walSegmentPath(w.dir, n)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	f, err := openSegmentFile(p)
 	if err != nil {
 		return fmt.Errorf("create wal segment %s: %w", p, err)
 	}
@@ -420,5 +432,3 @@ func readSegment(dir string, seg int, fn func(rec []byte) error) (damage error, 
 	}
 	return r.Err(), nil
 }
-
-var _ = io.EOF

@@ -2,7 +2,10 @@ package tsdb
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -128,4 +131,56 @@ func TestWALReaderDamage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// faultyFile fails the write after `after` successful ones with a short
+// write of half the bytes, as a full disk would.
+type faultyFile struct {
+	segmentFile
+	after int
+}
+
+func (f *faultyFile) Write(b []byte) (int, error) {
+	if f.after == 0 {
+		n, _ := f.segmentFile.Write(b[:len(b)/2])
+		return n, io.ErrShortWrite
+	}
+	f.after--
+	return f.segmentFile.Write(b)
+}
+
+// TestWALShortWrite: a failed WAL write fails that Append and every later
+// one; after reopening, exactly the acknowledged batches are there.
+func TestWALShortWrite(t *testing.T) {
+	dir := t.TempDir()
+	orig := openSegmentFile
+	defer func() { openSegmentFile = orig }()
+	openSegmentFile = func(p string) (segmentFile, error) {
+		f, err := orig(p)
+		if err != nil {
+			return nil, err
+		}
+		return &faultyFile{segmentFile: f, after: 4}, nil // header, then 3 appends
+	}
+	db := openTest(t, dir)
+	openSegmentFile = orig
+	ls := model.New("ph", "station", "A")
+	ref := refModel{}
+	for i := 0; i < 3; i++ {
+		b := []model.Sample{{Labels: ls, T: int64(i), V: float64(i)}}
+		mustAppend(t, db, b)
+		ref.add(b[0])
+	}
+	if _, err := db.Append(context.Background(), []model.Sample{{Labels: ls, T: 10, V: 10}}); !errors.Is(err, io.ErrShortWrite) {
+		t.Fatalf("append over a failing disk: %v", err)
+	}
+	if _, err := db.Append(context.Background(), []model.Sample{{Labels: ls, T: 11, V: 11}}); err == nil {
+		t.Fatal("append after a WAL failure succeeded")
+	}
+	if err := db.Close(); err == nil {
+		t.Fatal("close after a WAL failure reported no error")
+	}
+	db = openTest(t, dir)
+	defer db.Close()
+	checkAgainst(t, db, ref, 0, 100, true)
 }
