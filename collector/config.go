@@ -62,8 +62,12 @@ type SinkConfig struct {
 	URL   string `yaml:"url"`
 	Token string `yaml:"token"`
 	// AccountID selects the vminsert tenant path /insert/<id>/prometheus/...;
-	// empty means a single-node VictoriaMetrics (/api/v1/import).
+	// empty (and no tenants) means a single-node VictoriaMetrics (/api/v1/import).
 	AccountID string `yaml:"account_id"`
+	// Tenants maps a province to its vminsert accountID (one tenant per
+	// province, as the api's victoriametrics backend reads them); provinces
+	// not listed go to AccountID (default 0).
+	Tenants map[string]int `yaml:"tenants"`
 	// Dir is the data directory of the in-process tsdb.
 	Dir          string        `yaml:"dir"`
 	Timeout      time.Duration `yaml:"timeout"`       // per request, default 30s
@@ -430,6 +434,14 @@ func (s *SinkConfig) validate() error {
 	}
 	if s.AccountID != "" && s.Type != SinkVictoriaMetrics {
 		return fieldErr("$.sink.account_id", "only for sink type victoriametrics")
+	}
+	if len(s.Tenants) > 0 && s.Type != SinkVictoriaMetrics {
+		return fieldErr("$.sink.tenants", "only for sink type victoriametrics")
+	}
+	for p, id := range s.Tenants {
+		if id < 0 {
+			return fieldErr("$.sink.tenants."+p, "accountID %d must not be negative", id)
+		}
 	}
 	for _, r := range s.AccountID {
 		if (r < '0' || r > '9') && r != ':' {

@@ -21,21 +21,41 @@ const QualityMetric = "quantrac_quality"
 
 // vmSink writes to VictoriaMetrics' /api/v1/import (JSON lines).
 type vmSink struct {
-	url    string
-	gzip   bool
-	token  string
-	client *http.Client
+	base    string
+	cluster bool
+	account string         // default tenant
+	tenants map[string]int // province → accountID
+	gzip    bool
+	token   string
+	client  *http.Client
 }
 
 // NewVMSink returns a sink for a VictoriaMetrics single-node URL, or with
-// AccountID set a vminsert URL (/insert/<accountID>/prometheus/api/v1/import).
+// AccountID or Tenants set a vminsert URL (/insert/<accountID>/prometheus/api/v1/import,
+// the accountID chosen by the sample's province).
 func NewVMSink(c SinkConfig, client *http.Client) Sink {
-	base := strings.TrimRight(c.URL, "/")
-	u := base + "/api/v1/import"
-	if c.AccountID != "" {
-		u = base + "/insert/" + c.AccountID + "/prometheus/api/v1/import"
+	s := &vmSink{base: strings.TrimRight(c.URL, "/"), account: c.AccountID, tenants: c.Tenants, gzip: c.Gzip == nil || *c.Gzip, token: c.Token, client: client}
+	s.cluster = c.AccountID != "" || len(c.Tenants) > 0
+	if s.account == "" {
+		s.account = "0"
 	}
-	return &vmSink{url: u, gzip: c.Gzip == nil || *c.Gzip, token: c.Token, client: client}
+	return s
+}
+
+// url is the import URL of a tenant ("" in single-node mode).
+func (s *vmSink) url(tenant string) string {
+	if !s.cluster {
+		return s.base + "/api/v1/import"
+	}
+	return s.base + "/insert/" + tenant + "/prometheus/api/v1/import"
+}
+
+// tenantOf is the accountID of a province.
+func (s *vmSink) tenantOf(province string) string {
+	if id, ok := s.tenants[province]; ok {
+		return strconv.Itoa(id)
+	}
+	return s.account
 }
 
 func (s *vmSink) Name() string { return SinkVictoriaMetrics }
@@ -95,6 +115,30 @@ func appendVMImport(dst *bytes.Buffer, batch []model.Sample) error {
 }
 
 func (s *vmSink) Send(ctx context.Context, batch []model.Sample) error {
+	if !s.cluster || len(s.tenants) == 0 {
+		return s.send(ctx, s.url(s.account), batch)
+	}
+	// One request per tenant, in order of first appearance.
+	var order []string
+	parts := map[string][]model.Sample{}
+	for _, smp := range batch {
+		t := s.tenantOf(smp.Labels.Get(model.LabelProvince))
+		if _, ok := parts[t]; !ok {
+			order = append(order, t)
+		}
+		parts[t] = append(parts[t], smp)
+	}
+	for _, t := range order {
+		// A failure resends the whole batch: tenants already written get
+		// duplicates, which VictoriaMetrics de-duplicates.
+		if err := s.send(ctx, s.url(t), parts[t]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *vmSink) send(ctx context.Context, url string, batch []model.Sample) error {
 	var raw bytes.Buffer
 	if err := appendVMImport(&raw, batch); err != nil {
 		return &PermanentError{Err: fmt.Errorf("victoriametrics import: encode: %w", err)}
@@ -109,7 +153,7 @@ func (s *vmSink) Send(ctx context.Context, batch []model.Sample) error {
 		gzipPool.Put(zw)
 		body = &zb
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
 	if err != nil {
 		return &PermanentError{Err: fmt.Errorf("victoriametrics import: %w", err)}
 	}

@@ -2,16 +2,20 @@ package collector
 
 import (
 	"bufio"
+	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,13 +133,59 @@ stations:
 }
 
 func TestVMSinkURL(t *testing.T) {
-	f := func(c SinkConfig, want string) {
+	f := func(c SinkConfig, province, want string) {
 		t.Helper()
-		if got := NewVMSink(c, nil).(*vmSink).url; got != want {
+		s := NewVMSink(c, nil).(*vmSink)
+		if got := s.url(s.tenantOf(province)); got != want {
 			t.Fatalf("url %q, want %q", got, want)
 		}
 	}
-	f(SinkConfig{URL: "http://vm:8428/"}, "http://vm:8428/api/v1/import")
-	f(SinkConfig{URL: "http://vminsert:8480", AccountID: "42"}, "http://vminsert:8480/insert/42/prometheus/api/v1/import")
-	f(SinkConfig{URL: "http://vminsert:8480", AccountID: "0"}, "http://vminsert:8480/insert/0/prometheus/api/v1/import")
+	f(SinkConfig{URL: "http://vm:8428/"}, "HN", "http://vm:8428/api/v1/import")
+	f(SinkConfig{URL: "http://vminsert:8480", AccountID: "42"}, "HN", "http://vminsert:8480/insert/42/prometheus/api/v1/import")
+	f(SinkConfig{URL: "http://vminsert:8480", AccountID: "0"}, "HN", "http://vminsert:8480/insert/0/prometheus/api/v1/import")
+	tenants := SinkConfig{URL: "http://vminsert:8480", Tenants: map[string]int{"HN": 1, "HP": 2}}
+	f(tenants, "HP", "http://vminsert:8480/insert/2/prometheus/api/v1/import")
+	f(tenants, "QN", "http://vminsert:8480/insert/0/prometheus/api/v1/import")
+}
+
+// TestVMSinkTenants splits a batch by province into one import per tenant.
+func TestVMSinkTenants(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		n := 0
+		sc := bufio.NewScanner(zr)
+		for sc.Scan() {
+			var line vmLine
+			json.Unmarshal(sc.Bytes(), &line)
+			if line.Metric["province"] == "" {
+				t.Errorf("line without province: %s", sc.Text())
+			}
+			n += len(line.Values)
+		}
+		mu.Lock()
+		got[r.URL.Path] += n
+		mu.Unlock()
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	s := NewVMSink(SinkConfig{URL: srv.URL, Tenants: map[string]int{"HN": 1, "HP": 2}}, srv.Client())
+	batch := []model.Sample{
+		{Labels: model.New("ph", "province", "HN", "station", "A"), T: 1, V: 7},
+		{Labels: model.New("ph", "province", "HP", "station", "B"), T: 1, V: 7, Q: model.QualityStuck},
+		{Labels: model.New("ph", "province", "QN", "station", "C"), T: 1, V: 7},
+		{Labels: model.New("ph", "province", "HN", "station", "A"), T: 2, V: 7},
+	}
+	if err := s.Send(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"/insert/1/prometheus/api/v1/import": 2, "/insert/2/prometheus/api/v1/import": 2, "/insert/0/prometheus/api/v1/import": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("points per tenant path %v, want %v (B's quality companion included)", got, want)
+	}
 }
