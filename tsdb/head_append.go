@@ -11,6 +11,9 @@ import (
 // Append validates each sample, writes the good ones to the WAL and the
 // head, and returns once they are durable under the sync policy. Bad
 // samples are reported per index in the result; the rest are stored.
+// When the WAL cannot be written the batch is not acknowledged (an error is
+// returned) and every later Append fails too: reopen the DB, which keeps
+// exactly what was acknowledged.
 func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendResult, error) {
 	var res model.AppendResult
 	if err := ctx.Err(); err != nil {
