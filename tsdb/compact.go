@@ -44,7 +44,10 @@ func (db *DB) compact(ctx context.Context, all bool) error {
 		if merge && newest && !all {
 			parts = hotMergeSet(parts)
 		}
-		if err := db.mergePartition(pt, parts); err != nil {
+		if err := db.mergePartition(ctx, pt, parts); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 	}
@@ -72,7 +75,7 @@ func hotMergeSet(parts []*part) []*part {
 // mergePartition rewrites parts (all of pt's parts, or a suffix of them in
 // sequence order) as one part, series by series (one series' points in
 // memory at a time), later parts winning on equal timestamps.
-func (db *DB) mergePartition(pt *partition, parts []*part) error {
+func (db *DB) mergePartition(ctx context.Context, pt *partition, parts []*part) error {
 	refs := map[uint32]bool{}
 	for _, p := range parts {
 		for ref := range p.series {
@@ -93,7 +96,11 @@ func (db *DB) mergePartition(pt *partition, parts []*part) error {
 	var dec blockDecoder
 	var acc, tmp, merged []model.Point
 	written := make([]uint32, 0, len(series))
-	for _, s := range series {
+	for i, s := range series {
+		if i%256 == 0 && ctx.Err() != nil {
+			pw.abort()
+			return ctx.Err()
+		}
 		acc = acc[:0]
 		for _, p := range parts {
 			e := p.series[s.ref]

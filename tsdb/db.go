@@ -128,8 +128,10 @@ func Open(dir string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// Close stops background work, seals the head into blocks, merges parts
-// and closes files. A closed DB answers every call with ErrClosed.
+// Close stops background work (a merge in progress is abandoned), seals the
+// head into parts and closes files; merging is left to the next Open's
+// background compactor, so Close stays quick. A closed DB answers every call
+// with ErrClosed.
 func (db *DB) Close() error {
 	db.appendMu.Lock()
 	db.mu.Lock()
@@ -148,9 +150,6 @@ func (db *DB) Close() error {
 	var errs []error
 	if err := db.seal(context.Background()); err != nil {
 		errs = append(errs, fmt.Errorf("seal head: %w", err))
-	}
-	if err := db.compact(context.Background(), true); err != nil {
-		errs = append(errs, fmt.Errorf("compact: %w", err))
 	}
 	if err := db.wal.close(); err != nil {
 		errs = append(errs, err)
