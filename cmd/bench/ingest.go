@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,21 +25,24 @@ import (
 
 // ingestResult is the last line bench ingest prints.
 type ingestResult struct {
-	File             string  `json:"file"`
-	Samples          int     `json:"samples"`
-	Requests         int     `json:"requests"`
-	Concurrency      int     `json:"concurrency"`
-	Sync             string  `json:"sync"`
-	OursSamplesPerS  float64 `json:"ours_samples_per_s"`
-	VMSamplesPerS    float64 `json:"vm_samples_per_s,omitempty"`
-	Ratio            float64 `json:"ratio,omitempty"`
-	QueryMetric      string  `json:"query_metric"`
-	QuerySeries      int     `json:"query_series"`
-	QueryDays        int     `json:"query_days"`
-	OursDailyAvgMs   float64 `json:"ours_daily_avg_ms"`
-	OursPromQLAvgMs  float64 `json:"ours_promql_daily_avg_ms"`
-	VMDailyAvgMs     float64 `json:"vm_daily_avg_ms,omitempty"`
-	QueryLatencyNote string  `json:"query_note"`
+	File             string    `json:"file"`
+	Samples          int       `json:"samples"`
+	Requests         int       `json:"requests"`
+	Rounds           int       `json:"rounds"`
+	OursRates        []float64 `json:"ours_rates"`
+	VMRates          []float64 `json:"vm_rates,omitempty"`
+	Concurrency      int       `json:"concurrency"`
+	Sync             string    `json:"sync"`
+	OursSamplesPerS  float64   `json:"ours_samples_per_s"`
+	VMSamplesPerS    float64   `json:"vm_samples_per_s,omitempty"`
+	Ratio            float64   `json:"ratio,omitempty"`
+	QueryMetric      string    `json:"query_metric"`
+	QuerySeries      int       `json:"query_series"`
+	QueryDays        int       `json:"query_days"`
+	OursDailyAvgMs   float64   `json:"ours_daily_avg_ms"`
+	OursPromQLAvgMs  float64   `json:"ours_promql_daily_avg_ms"`
+	VMDailyAvgMs     float64   `json:"vm_daily_avg_ms,omitempty"`
+	QueryLatencyNote string    `json:"query_note"`
 }
 
 // runIngest is `bench ingest -file F.prom [-vm PATH]`: it POSTs the same
@@ -65,6 +69,8 @@ func benchIngest(args []string) error {
 	syncMode := fs.String("sync", "interval", "tsdb WAL fsync: interval (acknowledged like VictoriaMetrics: before fsync) or every_batch")
 	runs := fs.Int("runs", 7, "query repetitions (median reported)")
 	metric := fs.String("metric", "", "metric of the daily-average query (default: pm2_5 or the first in the file)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of our first ingest round to this file")
+	rounds := fs.Int("rounds", 3, "ingest rounds per system, alternating, fresh stores each (median reported)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -107,34 +113,79 @@ func benchIngest(args []string) error {
 	res := ingestResult{File: *file, Samples: n, Requests: len(bodies), Concurrency: *conc, Sync: *syncMode, QueryMetric: *metric,
 		QueryLatencyNote: "daily avg over the last 365 days of data, all series of the metric: ours /api/v1/series step=1d agg=avg (rollups) and PromQL avg_over_time[1d]; VictoriaMetrics query_range avg_over_time[1d]"}
 
-	// Ours.
-	dir, err := os.MkdirTemp("", "quantrac-bench-api-")
-	if err != nil {
-		return err
+	// Rounds alternate ours and VictoriaMetrics on fresh stores, so that
+	// load from other processes on the machine hits both alike; the
+	// medians are reported. The stores of the last round answer the queries.
+	var oursRates, vmRates []float64
+	var ours, vmBase string
+	var stopOurs, stopVM func()
+	defer func() {
+		if stopOurs != nil {
+			stopOurs()
+		}
+		if stopVM != nil {
+			stopVM()
+		}
+	}()
+	for r := 0; r < *rounds; r++ {
+		if stopOurs != nil {
+			stopOurs()
+			stopOurs = nil
+		}
+		base, stop, err := startOurs(*syncMode)
+		if err != nil {
+			return err
+		}
+		ours, stopOurs = base, stop
+		if *cpuProfile != "" && r == 0 {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+		}
+		rate, err := postAll(ours, bodies, n, *conc)
+		if *cpuProfile != "" && r == 0 {
+			pprof.StopCPUProfile()
+		}
+		if err != nil {
+			return fmt.Errorf("ours: %w", err)
+		}
+		oursRates = append(oursRates, rate)
+		progress("round %d: ours %.0f samples/s", r+1, rate)
+		if *vmBin == "" {
+			continue
+		}
+		if stopVM != nil {
+			stopVM()
+			stopVM = nil
+		}
+		base, stop, err = startVMForBench(*vmBin)
+		if err != nil {
+			return err
+		}
+		vmBase, stopVM = base, stop
+		t0 := time.Now()
+		if _, err := postAll(vmBase, bodies, n, *conc); err != nil {
+			return fmt.Errorf("victoriametrics: %w", err)
+		}
+		if _, _, err := timeGet(vmBase, "/internal/force_flush", 1); err != nil {
+			return err
+		}
+		vmRate := float64(n) / time.Since(t0).Seconds()
+		vmRates = append(vmRates, vmRate)
+		progress("round %d: victoriametrics %.0f samples/s", r+1, vmRate)
 	}
-	defer os.RemoveAll(dir)
-	cfg := api.DefaultConfig()
-	cfg.HTTP = "127.0.0.1:0"
-	cfg.DataDir = dir
-	cfg.TSDB.Sync = *syncMode
-	cfg.Limits.MaxSeriesPerTenant = 10_000_000
-	// A bulk import of history sends chunks in parallel, out of time order.
-	cfg.TSDB.OutOfOrderWindow = 50 * 365 * 24 * time.Hour
-	srv, err := api.New(cfg)
-	if err != nil {
-		return err
+	res.Rounds = *rounds
+	res.OursRates, res.VMRates = oursRates, vmRates
+	res.OursSamplesPerS = medianOf(oursRates)
+	if len(vmRates) > 0 {
+		res.VMSamplesPerS = medianOf(vmRates)
+		res.Ratio = res.OursSamplesPerS / res.VMSamplesPerS
 	}
-	if err := srv.Start(); err != nil {
-		return err
-	}
-	defer srv.Shutdown(context.Background())
-	ours := srv.URL()
-	rate, err := postAll(ours, bodies, n, *conc)
-	if err != nil {
-		return fmt.Errorf("ours: %w", err)
-	}
-	res.OursSamplesPerS = rate
-	progress("ours: %.0f samples/s", rate)
+
 	from := maxT - 365*86400000
 	if from < minT {
 		from = minT
@@ -158,31 +209,57 @@ func benchIngest(args []string) error {
 		return fmt.Errorf("ours promql daily avg: %w", err)
 	}
 	progress("ours: daily avg %.1f ms (native), %.1f ms (PromQL) over %d series", res.OursDailyAvgMs, res.OursPromQLAvgMs, res.QuerySeries)
-
-	if *vmBin != "" {
-		base, stop, err := startVMForBench(*vmBin)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		t0 := time.Now()
-		if _, err := postAll(base, bodies, n, *conc); err != nil {
-			return fmt.Errorf("victoriametrics: %w", err)
-		}
-		if _, _, err := timeGet(base, "/internal/force_flush", 1); err != nil {
-			return err
-		}
-		res.VMSamplesPerS = float64(n) / time.Since(t0).Seconds()
-		res.Ratio = res.OursSamplesPerS / res.VMSamplesPerS
-		progress("victoriametrics: %.0f samples/s (ratio ours/vm %.2f)", res.VMSamplesPerS, res.Ratio)
-		if _, res.VMDailyAvgMs, err = timeGet(base, promPath+"&nocache=1", *runs); err != nil {
+	if vmBase != "" {
+		if _, res.VMDailyAvgMs, err = timeGet(vmBase, promPath+"&nocache=1", *runs); err != nil {
 			return fmt.Errorf("victoriametrics daily avg: %w", err)
 		}
-		progress("victoriametrics: daily avg %.1f ms", res.VMDailyAvgMs)
+		progress("victoriametrics: daily avg %.1f ms; ingest ratio ours/vm %.2f", res.VMDailyAvgMs, res.Ratio)
 	}
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
 	return nil
+}
+
+// startOurs runs an in-process api server on a fresh embedded tsdb.
+func startOurs(syncMode string) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "quantrac-bench-api-")
+	if err != nil {
+		return "", nil, err
+	}
+	cfg := api.DefaultConfig()
+	cfg.HTTP = "127.0.0.1:0"
+	cfg.DataDir = dir
+	cfg.TSDB.Sync = syncMode
+	cfg.Limits.MaxSeriesPerTenant = 10_000_000
+	// A bulk import of history sends chunks in parallel, out of time order.
+	cfg.TSDB.OutOfOrderWindow = 50 * 365 * 24 * time.Hour
+	srv, err := api.New(cfg)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	if err := srv.Start(); err != nil {
+		srv.Shutdown(context.Background())
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return srv.URL(), func() {
+		srv.Shutdown(context.Background())
+		os.RemoveAll(dir)
+	}, nil
+}
+
+// medianOf returns the median of xs (not modified).
+func medianOf(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // promText renders samples as Prometheus text with timestamps.

@@ -102,7 +102,7 @@ func runTSDB(args []string) error {
 		return err
 	}
 	closeDur := time.Since(t0)
-	progress("appended %d samples in %v (Append calls), close (seal+merge) %v", len(samples), appendDur.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+	progress("appended %d samples in %v (Append calls), close (seal) %v", len(samples), appendDur.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
 
 	db, err = tsdb.Open(dir, opts)
 	if err != nil {
