@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer os.RemoveAll(dataDir)
 	}
 	stack, err := startStack(ctx, stackConfig{
-		Repo: o.Repo, DataDir: dataDir, HTTP: o.HTTP, Scenario: o.Scenario, Beijing: o.Beijing, Log: log,
+		Repo: o.Repo, DataDir: dataDir, HTTP: o.HTTP, Scenario: o.Scenario, Beijing: o.Beijing, Log: log, SMSOut: stdout,
 	})
 	if err != nil {
 		return err
@@ -97,6 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  operator token:  %s   (acknowledge and silence alerts: %s/?token=%s)\n", stack.OperatorToken, stack.URL, stack.OperatorToken)
 	fmt.Fprintf(stdout, "  simulator:       http://%s/stations (ground truth and faults)\n", stack.Sim.ControlAddr())
 	fmt.Fprintf(stdout, "  MQTT broker:     %s\n", stack.Sim.BrokerURL())
+	fmt.Fprintf(stdout, "  SMS centre:      smpp://%s (in-process; every SMS is printed below)\n", stack.SMSC.Addr())
 	fmt.Fprintf(stdout, "  try: curl -H 'Authorization: Bearer %s' '%s/api/v1/series?match=water_level_m&step=1m&agg=max'\n", stack.ViewerToken, stack.URL)
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 
@@ -123,6 +124,7 @@ type stackConfig struct {
 	Scenario string // relative to Repo unless absolute
 	Beijing  string
 	Log      zerolog.Logger
+	SMSOut   io.Writer // where the console SMSC prints each SMS
 }
 
 // stack is the running simulator, collector and api.
@@ -133,6 +135,7 @@ type stack struct {
 	Sim           *simulator.Simulator
 	API           *api.Server
 	Collector     *collector.Collector
+	SMSC          *consoleSMSC
 
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -165,6 +168,12 @@ func startStack(parent context.Context, c stackConfig) (*stack, error) {
 	if roster := c.path("configs/oncall.yaml"); fileExists(roster) {
 		acfg.Alerting.Roster = roster
 	}
+	s.SMSC = startConsoleSMSC(c.SMSOut)
+	recvPath := filepath.Join(c.DataDir, "receivers.yaml")
+	if err := os.WriteFile(recvPath, []byte(receiversYAML(s.SMSC.Addr())), 0o600); err != nil {
+		return fail(fmt.Errorf("write %s: %w", recvPath, err))
+	}
+	acfg.Alerting.Receivers = recvPath
 	acfg.AQI.Enabled = true
 	acfg.AQI.Interval = time.Minute
 	acfg.Logger = c.Log.With().Str("app", "api").Logger()
@@ -265,6 +274,9 @@ func (s *stack) Stop() {
 		defer cancel()
 		_ = s.API.Shutdown(ctx)
 	}
+	if s.SMSC != nil {
+		s.SMSC.Close()
+	}
 }
 
 // StatusLine summarises what the stack did so far.
@@ -281,8 +293,8 @@ func (s *stack) StatusLine(ctx context.Context) string {
 		series = len(names)
 	}
 	qs := s.Collector.Queue().Stats()
-	return fmt.Sprintf("%s  stations reporting %d/%d, metrics stored %d, collector queue %d bytes pending",
-		time.Now().Format("15:04:05"), ok, len(st), series, qs.PendingBytes)
+	return fmt.Sprintf("%s  stations reporting %d/%d, metrics stored %d, collector queue %d bytes pending, SMS sent %d",
+		time.Now().Format("15:04:05"), ok, len(st), series, qs.PendingBytes, s.SMSC.Count())
 }
 
 // ensureToken creates the named token, or recreates it when one of that
