@@ -79,16 +79,17 @@ func (s *sender) run(ctx context.Context) {
 	s.q.Rewind()
 	defer s.q.Rewind()
 	var batch []model.Sample
-	var acquired []int64
+	var acquired []int64 // per block: when it was read
+	var counts []int     // per block: samples
 	var lastSend time.Time
 	for {
 		b, err := s.q.Next(ctx)
 		if err != nil {
 			return
 		}
-		batch, acquired = batch[:0], acquired[:0]
+		batch, acquired, counts = batch[:0], acquired[:0], counts[:0]
 		end := b.End
-		batch, acquired = s.add(batch, acquired, b)
+		batch, acquired, counts = s.add(batch, acquired, counts, b)
 		flushAt := lastSend.Add(s.flushEvery)
 		for len(batch) < s.batchSamples {
 			b, ok, err := s.q.TryNext()
@@ -112,7 +113,7 @@ func (s *sender) run(ctx context.Context) {
 				}
 			}
 			end = b.End
-			batch, acquired = s.add(batch, acquired, b)
+			batch, acquired, counts = s.add(batch, acquired, counts, b)
 		}
 		lastSend = time.Now()
 		if len(batch) > 0 && !s.deliver(ctx, batch) {
@@ -124,21 +125,21 @@ func (s *sender) run(ctx context.Context) {
 			s.delay.Update(now.Sub(time.UnixMilli(a)).Seconds())
 		}
 		if s.onDelivered != nil {
-			for _, a := range acquired {
-				s.onDelivered(time.UnixMilli(a), len(batch))
+			for i, a := range acquired {
+				s.onDelivered(time.UnixMilli(a), counts[i])
 			}
 		}
 	}
 }
 
-func (s *sender) add(batch []model.Sample, acquired []int64, b queue.Block) ([]model.Sample, []int64) {
+func (s *sender) add(batch []model.Sample, acquired []int64, counts []int, b queue.Block) ([]model.Sample, []int64, []int) {
 	a, out, err := decodeBatch(batch, b.Data)
 	if err != nil {
 		s.undecodable.Inc()
 		s.log.Error().Err(err).Int64("offset", b.Offset).Msg("skipping a queue block that does not decode")
-		return batch, acquired
+		return batch, acquired, counts
 	}
-	return out, append(acquired, a)
+	return out, append(acquired, a), append(counts, len(out)-len(batch))
 }
 
 // deliver sends batch until it is stored, refused for good, or ctx ends

@@ -630,6 +630,9 @@ func (q *Queue) expireLocked(now int64) {
 		return
 	}
 	limit := now - q.opts.MaxAge.Milliseconds()
+	if t, ok := q.oldestTimeLocked(); !ok || t >= limit {
+		return // the common case: one cached comparison per write
+	}
 	var blocks, bytes int64
 	start := q.ackOff
 	for q.ackOff < q.wOff {
