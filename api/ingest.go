@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -104,7 +105,7 @@ func (s *Server) storeBatch(c *fiber.Ctx, format string, batch []model.Sample, s
 			res.Reject(src[i], lastErr)
 			continue
 		}
-		if err := smp.Validate(); err != nil {
+		if err := validatePoint(smp); err != nil {
 			res.Reject(src[i], err)
 			continue
 		}
@@ -159,8 +160,24 @@ func (s *Server) storeBatch(c *fiber.Ctx, format string, batch []model.Sample, s
 	return nil
 }
 
-// checkSeries applies the token's province scope and the tenant series limit.
+// validatePoint is model.Sample.Validate without the label checks, which
+// checkSeries ran once for the series.
+func validatePoint(smp *model.Sample) error {
+	if math.IsNaN(smp.V) || math.IsInf(smp.V, 0) {
+		return fmt.Errorf("series %s at %d: value %v is not a finite number", smp.Labels, smp.T, smp.V)
+	}
+	if smp.T < model.MinTime || smp.T >= model.MaxTime {
+		return fmt.Errorf("series %s: timestamp %d ms is outside [1970, 2262)", smp.Labels, smp.T)
+	}
+	return nil
+}
+
+// checkSeries validates a series' labels and applies the token's province
+// scope and the tenant series limit.
 func (s *Server) checkSeries(p principal, ls model.Labels) (bool, error) {
+	if err := ls.Validate(); err != nil {
+		return false, err
+	}
 	prov := ls.Get(model.LabelProvince)
 	if p.Province != "" && prov != p.Province {
 		return false, fmt.Errorf("series %s: token %q may only write province %q", ls, p.Name, p.Province)
