@@ -15,6 +15,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/rs/zerolog"
+
+	"github.com/quantrac/quantrac/api"
+	"github.com/quantrac/quantrac/model"
 )
 
 // repoRoot is where configs/ is, seen from this package's directory.
@@ -367,6 +370,126 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		return false, fmt.Errorf("alert %s gone", id)
 	})
+	if p := problems(); len(p) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(p, "\n"))
+	}
+}
+
+// postJSON sends body as JSON to an api route with a token.
+func postJSON(url, token string, body any) error {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(string(data)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("POST %s: %s", url, res.Status)
+	}
+	return nil
+}
+
+// TestDashboardThousandStations loads the overview with 1,000 stations and
+// logs how long the map and the table take to render (measured, not asserted).
+func TestDashboardThousandStations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	chromium(t)
+	cfg := api.DefaultConfig()
+	cfg.HTTP = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.Alerting.Enabled = true
+	cfg.Alerting.RulesDir = t.TempDir() // no rules: the alerts routes answer with empty lists
+	tokens, err := api.OpenTokenStore(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingest, err := tokens.Create("load", "ingest", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer, err := tokens.Create("ioc", "viewer", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+
+	const n = 1000
+	kinds := []string{model.KindAir, model.KindHydrological, model.KindWeather}
+	metrics := map[string]string{model.KindAir: "pm25_ugm3", model.KindHydrological: "water_level_m", model.KindWeather: "temperature_c"}
+	var stations []model.Station
+	type series struct {
+		Labels map[string]string `json:"labels"`
+		T      []int64           `json:"t"`
+		V      []float64         `json:"v"`
+	}
+	var batch []series
+	now := time.Now().UnixMilli()
+	for i := 0; i < n; i++ {
+		kind := kinds[i%len(kinds)]
+		id := fmt.Sprintf("ST-%04d", i)
+		prov := fmt.Sprintf("P%02d", i%30)
+		// spread over Viet Nam's mainland: 8.6–23.3°N, 102.2–109.4°E
+		lat := 8.6 + 14.7*float64((i*37)%n)/n
+		lon := 102.2 + 7.2*float64((i*91)%n)/n
+		stations = append(stations, model.Station{ID: id, Name: "Trạm " + id, Kind: kind, Province: prov, Lat: lat, Lon: lon})
+		batch = append(batch, series{
+			Labels: map[string]string{"__name__": metrics[kind], "station": id, "province": prov, "kind": kind},
+			T:      []int64{now}, V: []float64{float64(i % 200)},
+		})
+	}
+	if err := postJSON(srv.URL()+"/api/v1/stations", ingest, stations); err != nil {
+		t.Fatal(err)
+	}
+	if err := postJSON(srv.URL()+"/api/v1/ingest", ingest, map[string]any{"series": batch}); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, problems := browser(t)
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	err = chromedp.Do(tctx,
+		chromedp.Navigate(srv.URL()+"/?token="+viewer+"#/"),
+		chromedp.WaitVisible(chromedp.CSS(`#map .marker`)),
+		chromedp.WaitVisible(chromedp.CSS(`#stations tbody tr`)),
+	)
+	if err != nil {
+		t.Fatalf("overview: %v", err)
+	}
+	firstPaint := time.Since(start)
+	markers, err := chromedp.Run(tctx, chromedp.Evaluate[int](`document.querySelectorAll('#map .marker').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// one refresh cycle of the page (it polls every 5 s), measured in the page
+	refresh, err := chromedp.Run(tctx, chromedp.Evaluate[float64](`(async () => { const t0 = performance.now(); const r = await fetch('/api/v1/stations'); await r.json(); return performance.now() - t0; })()`, chromedp.EvalAsValue, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Logf("refresh timing: %v", err)
+	}
+	t.Logf("1,000 stations: overview rendered %d markers and the table in %s; /api/v1/stations fetched and parsed in the page in %.0f ms",
+		markers, firstPaint.Round(time.Millisecond), refresh)
+	if markers != n {
+		t.Errorf("map shows %d markers, want %d", markers, n)
+	}
+	screenshot(t, tctx, "dashboard-1000-stations.png")
 	if p := problems(); len(p) > 0 {
 		t.Errorf("the page logged errors:\n%s", strings.Join(p, "\n"))
 	}
