@@ -28,7 +28,7 @@ func TestFaultCollectorKill(t *testing.T) {
 	})
 	rng := rand.New(rand.NewPCG(3, 4))
 	const margin = 2 * time.Second // a poll slot is stored once it is this old
-	var alive []window              // when every Modbus slot was polled
+	var alive []window             // when every Modbus slot was polled
 	start := time.Now()
 	c.start()
 	up := time.Now()
