@@ -73,6 +73,9 @@ type Alert struct {
 	// silence; when the silence ends and the alert still fires, the
 	// officers are told then.
 	Held bool `json:"held,omitempty"`
+	// ClearSince is when the condition cleared while the rule keeps the
+	// alert firing (keep_firing_for); zero while the condition holds.
+	ClearSince time.Time `json:"clear_since,omitzero"`
 	// PrevLevel is the level before the last level change.
 	PrevLevel string `json:"prev_level,omitempty"`
 }

@@ -135,6 +135,7 @@ type Engine struct {
 	rateHist     map[string]*rateState            // rule+series → recent points
 	lastRun      map[string]time.Time             // periodic rule → last evaluation
 	lastPrune    time.Time
+	warned       map[string]bool // people already warned about (no phone, no receiver)
 	stations     map[string]string
 
 	qmu     sync.Mutex
@@ -176,6 +177,7 @@ func New(opts Options) (*Engine, error) {
 		clock:        opts.Clock,
 		active:       map[string]*Alert{},
 		activeByRule: map[string]int{},
+		warned:       map[string]bool{},
 		byID:         map[uint64]*Alert{},
 		silences:     map[string]*Silence{},
 		lastSeen:     map[string]map[string]*seenGroup{},

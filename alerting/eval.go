@@ -158,6 +158,19 @@ func (e *Engine) event(p *pending, a *Alert, r *Rule, kind string, at, observed 
 	return ev
 }
 
+// holdFiring reports whether a cleared alert stays firing because of the
+// rule's keep_firing_for, starting the clear period when needed.
+func (e *Engine) holdFiring(p *pending, a *Alert, r *Rule, at time.Time) bool {
+	if r == nil || r.keep <= 0 || a.State == StatePending {
+		return false
+	}
+	if a.ClearSince.IsZero() {
+		a.ClearSince = at
+		p.touch(a)
+	}
+	return at.Sub(a.ClearSince) < r.keep
+}
+
 // fire moves a pending alert to firing and notifies.
 func (e *Engine) fire(p *pending, a *Alert, r *Rule, at, observed time.Time) {
 	a.State = StateFiring
@@ -282,8 +295,15 @@ func (e *Engine) onCondition(p *pending, r *Rule, key string, ls model.Labels, a
 		a.Limit = limit
 	}
 	if cleared {
+		if e.holdFiring(p, a, r, at) {
+			return
+		}
 		e.resolve(p, a, r, "", at, observed, true)
 		return
+	}
+	if !a.ClearSince.IsZero() {
+		a.ClearSince = time.Time{} // back before keep_firing_for ran out: same alert
+		p.touch(a)
 	}
 	if a.State == StatePending && at.Sub(a.ActiveAt) >= r.forDur {
 		e.fire(p, a, r, at, observed)
@@ -377,8 +397,15 @@ func (e *Engine) evalLevels(p *pending, r *Rule, sc *sampleKey, observed time.Ti
 	}
 	a.Value, a.LastValueAt = s.V, at
 	if nl < 0 {
+		if e.holdFiring(p, a, r, at) {
+			return
+		}
 		e.resolve(p, a, r, "", at, observed, true)
 		return
+	}
+	if !a.ClearSince.IsZero() {
+		a.ClearSince = time.Time{}
+		p.touch(a)
 	}
 	if a.State == StatePending {
 		if nl != cur {

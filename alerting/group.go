@@ -108,7 +108,10 @@ func (e *Engine) flush() error {
 		for _, id := range personOrder {
 			ps := e.roster.Person(id)
 			if ps == nil || ps.Phone == "" {
-				e.log.Warn().Str("person", id).Msg("no phone for person on duty: SMS not sent")
+				if !e.warned[id] {
+					e.warned[id] = true
+					e.log.Warn().Str("person", id).Msg("no phone for person on duty: SMS not sent (said once)")
+				}
 				continue
 			}
 			rcv := ps.Receiver
@@ -116,7 +119,10 @@ func (e *Engine) flush() error {
 				rcv = e.smsRcv
 			}
 			if e.outboxes[rcv] == nil {
-				e.log.Warn().Str("person", id).Str("receiver", rcv).Msg("no SMS receiver configured: SMS not sent")
+				if !e.warned[id] {
+					e.warned[id] = true
+					e.log.Warn().Str("person", id).Str("receiver", rcv).Msg("no SMS receiver configured: SMS to this person not sent (said once)")
+				}
 				continue
 			}
 			evs := perPerson[id]

@@ -156,9 +156,48 @@ func TestWriteMetrics(t *testing.T) {
 	h.settle()
 	var b strings.Builder
 	h.eng.WriteMetrics(&b)
-	for _, want := range []string{`quantrac_alerting_alerts{state="firing"} 1`, `quantrac_alerting_notifications_sent_total{receiver="sms"} 1`, "quantrac_alerting_rules 3", `quantrac_alerting_outbox_pending{receiver="ioc"} 0`} {
+	for _, want := range []string{`quantrac_alerting_alerts{state="firing"} 1`, `quantrac_alerting_notifications_sent_total{receiver="sms"} 1`, "quantrac_alerting_rules 4", `quantrac_alerting_outbox_pending{receiver="ioc"} 0`} {
 		if !strings.Contains(b.String(), want) {
 			t.Fatalf("metrics lack %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// A sensor that spikes on and off gives one SMS with keep_firing_for, and
+// the resolution comes once it has been quiet that long.
+func TestKeepFiringFor(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	h := newHarness(t, t.TempDir(), "testdata/rules", clock)
+	defer h.stop()
+	for i := 0; i < 12; i++ {
+		v := 40.0
+		if i%3 == 0 {
+			v = 200
+		}
+		h.observe("pm10_ugm3", "HP-Spiky", "air", v, 0)
+		clock.Add(3 * time.Minute)
+	}
+	h.settle()
+	if got := smsTo(h.sms.all()); len(got) != 1 || got[0] != "dung:firing" {
+		t.Fatalf("spiky sensor: %v", got)
+	}
+	// Quiet samples for 10 minutes resolve it.
+	for i := 0; i < 5; i++ {
+		h.observe("pm10_ugm3", "HP-Spiky", "air", 40, 0)
+		clock.Add(3 * time.Minute)
+	}
+	h.settle()
+	if got := smsTo(h.sms.all()); len(got) != 2 || got[1] != "dung:resolved" {
+		t.Fatalf("after quiet: %v", got)
+	}
+	// Cleared, then silent: the clock resolves it.
+	h.observe("pm10_ugm3", "HP-Quiet", "air", 200, 0)
+	h.observe("pm10_ugm3", "HP-Quiet", "air", 10, 0)
+	h.settle()
+	clock.Add(11 * time.Minute)
+	h.eng.Tick(context.Background())
+	h.settle()
+	if got := smsTo(h.sms.all()); len(got) != 4 || got[3] != "dung:resolved" {
+		t.Fatalf("silent after clearing: %v", got)
 	}
 }

@@ -32,6 +32,7 @@ func (e *Engine) Tick(ctx context.Context) {
 	p := &pending{}
 	e.checkNoData(p, now)
 	e.checkHeld(p, now)
+	e.checkKeepFiring(p, now)
 	e.checkStalePending(p, now)
 	e.checkEscalation(p, now)
 	e.commit(p)
@@ -311,6 +312,21 @@ func (e *Engine) checkStalePending(p *pending, now time.Time) {
 		}
 		if now.Sub(a.LastValueAt) > 2*forDur+10*time.Minute {
 			e.drop(p, a)
+		}
+	}
+}
+
+// checkKeepFiring resolves alerts whose condition cleared longer than the
+// rule's keep_firing_for ago by the clock, for series that went quiet
+// after clearing. Caller holds mu.
+func (e *Engine) checkKeepFiring(p *pending, now time.Time) {
+	for _, a := range e.active {
+		if a.ClearSince.IsZero() {
+			continue
+		}
+		r := e.ruleByName[a.Rule]
+		if r == nil || now.Sub(a.ClearSince) >= r.keep {
+			e.resolve(p, a, r, "", now, time.Time{}, true)
 		}
 	}
 }

@@ -59,6 +59,10 @@ type Rule struct {
 	// between levels; see docs/alerting.md for the fields. A default
 	// Vietnamese text per kind is used when empty.
 	Message string `yaml:"message"`
+	// KeepFiringFor holds a firing alert this long after its condition
+	// cleared (sample time); if the condition returns meanwhile it is the
+	// same alert, no new SMS. Against flapping and sensor spikes. Default 0.
+	KeepFiringFor string `yaml:"keep_firing_for"`
 	// ResolvedMessage is the template sent when the alert resolves.
 	ResolvedMessage string `yaml:"resolved_message"`
 	// Labels are added to every alert of the rule (routing, filtering).
@@ -119,6 +123,7 @@ type Rule struct {
 	matchers []*model.Matcher
 	metric   string // metric name when the selector fixes it
 	forDur   time.Duration
+	keep     time.Duration
 	over     time.Duration
 	nodata   time.Duration
 	window   time.Duration
@@ -297,6 +302,7 @@ func (r *Rule) compile(d *yamlDoc, f string) {
 		d.errorf(f+".select", "not used by kind promql: put the selector in expr")
 	}
 	r.forDur = d.duration(f+".for", r.For)
+	r.keep = d.duration(f+".keep_firing_for", r.KeepFiringFor)
 	if r.Severity == "" {
 		r.Severity = SeverityWarning
 	} else if severityRank[r.Severity] == 0 {

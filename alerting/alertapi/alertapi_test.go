@@ -147,11 +147,11 @@ func TestRoutes(t *testing.T) {
 	}
 	f("POST", "/api/v1/rules/reload", RoleOperator, "", 403, "")
 	m = f("POST", "/api/v1/rules/reload", RoleAdmin, "", 200, "")
-	if m["rules"].(float64) != 3 {
+	if m["rules"].(float64) != 4 {
 		t.Fatalf("reload: %v", m)
 	}
 	m = f("GET", "/api/v1/rules", RoleViewer, "", 200, "")
-	if len(m["rules"].([]any)) != 3 {
+	if len(m["rules"].([]any)) != 4 {
 		t.Fatalf("rules: %v", m)
 	}
 }
