@@ -75,6 +75,7 @@ type AlertFilter struct {
 	State    State
 	Severity string
 	Station  string
+	Province string
 	Rule     string
 	Limit    int // default 500
 }
@@ -87,7 +88,8 @@ func (e *Engine) Alerts(f AlertFilter) ([]*Alert, error) {
 	}
 	match := func(a *Alert) bool {
 		return (f.State == "" || a.State == f.State) && (f.Severity == "" || a.Severity == f.Severity) &&
-			(f.Station == "" || a.Labels["station"] == f.Station) && (f.Rule == "" || a.Rule == f.Rule)
+			(f.Station == "" || a.Labels["station"] == f.Station) && (f.Rule == "" || a.Rule == f.Rule) &&
+			(f.Province == "" || a.Labels["province"] == f.Province)
 	}
 	e.mu.Lock()
 	now := e.clock.Now()

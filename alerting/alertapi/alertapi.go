@@ -26,7 +26,7 @@ const (
 // Mount adds the alert routes under /api/v1 on r. guard(role) is the
 // api's auth middleware.
 //
-//	GET    /api/v1/alerts?state=&severity=&station=&rule=&limit=   viewer
+//	GET    /api/v1/alerts?state=&severity=&station=&province=&rule=&limit=   viewer
 //	GET    /api/v1/alerts/:id                                      viewer
 //	POST   /api/v1/alerts/:id/ack      {"by","note"}               operator
 //	POST   /api/v1/alerts/:id/resolve  {"by","note"}               operator
@@ -85,6 +85,7 @@ func (h *handlers) list(c *fiber.Ctx) error {
 		f.Severity = s
 	}
 	f.Station = c.Query("station")
+	f.Province = c.Query("province")
 	f.Rule = c.Query("rule")
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)

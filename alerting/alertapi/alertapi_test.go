@@ -97,6 +97,9 @@ func TestRoutes(t *testing.T) {
 		}
 		return m
 	}
+	if _, m := call(t, app, "GET", "/api/v1/alerts?province=HP", RoleViewer, ""); len(m["alerts"].([]any)) != 0 {
+		t.Fatalf("province filter: %v", m)
+	}
 	f("GET", "/api/v1/alerts?state=burning", RoleViewer, "", 400, "state: unknown state burning")
 	f("GET", "/api/v1/alerts?severity=bad", RoleViewer, "", 400, "severity: unknown")
 	f("GET", "/api/v1/alerts?limit=0", RoleViewer, "", 400, "limit")
