@@ -200,6 +200,7 @@ func (r *reader) aggregate(s *memSeries, p *aggPlan, level int, dst []model.Poin
 		return r.aggregateRaw(s, p, p.firstB, p.end, dst)
 	}
 	// Points not yet in parts (head, parts being sealed) force raw buckets.
+	clear(r.rolls) // rollups decoded for the previous series
 	extra, err := r.unsealedPoints(s, p.firstB, p.end-1)
 	if err != nil {
 		return nil, err
@@ -223,7 +224,9 @@ func (r *reader) aggregate(s *memSeries, p *aggPlan, level int, dst []model.Poin
 		}
 		if ok {
 			a.reset()
-			ok = r.ps.rollupBucket(s.ref, level, bs, be, p.q.IncludeBad, &a)
+			if ok, err = r.rollupBucket(s.ref, level, bs, be, p.q.IncludeBad, &a); err != nil {
+				return nil, err
+			}
 		}
 		if !ok {
 			if rawFrom < 0 {
@@ -250,32 +253,38 @@ func (r *reader) aggregate(s *memSeries, p *aggPlan, level int, dst []model.Poin
 // when rollups cannot answer the bucket exactly: a partition holds the
 // series in more than one part, or a part lacks rows of that level, or bad
 // samples are asked for and the part has some.
-func (ps *partSet) rollupBucket(ref uint32, level int, bs, be int64, includeBad bool, a *agg) bool {
+func (r *reader) rollupBucket(ref uint32, level int, bs, be int64, includeBad bool, a *agg) (bool, error) {
+	ps := r.ps
 	i := sort.Search(len(ps.partitions), func(i int) bool { return ps.partitions[i].end > bs })
 	for ; i < len(ps.partitions) && ps.partitions[i].start < be; i++ {
 		var e *partSeries
+		var ep *part
 		for _, pp := range ps.partitions[i].parts {
 			pe := pp.series[ref]
 			if pe == nil || pe.maxT < bs || pe.minT >= be {
 				continue
 			}
 			if e != nil {
-				return false
+				return false, nil
 			}
-			e = pe
+			e, ep = pe, pp
 		}
 		if e == nil {
 			continue
 		}
 		if includeBad && !e.allGood {
-			return false
+			return false, nil
 		}
-		rows := e.hourly
+		rr, err := r.rollupsOf(ep, e)
+		if err != nil {
+			return false, err
+		}
+		rows := rr.hourly
 		if level == levelDaily {
-			rows = e.daily
+			rows = rr.daily
 		}
 		if rows == nil {
-			return false
+			return false, nil
 		}
 		k := sort.Search(len(rows.keys), func(k int) bool { return rows.keys[k] >= bs })
 		for ; k < len(rows.keys) && rows.keys[k] < be; k++ {
@@ -283,7 +292,28 @@ func (ps *partSet) rollupBucket(ref uint32, level int, bs, be int64, includeBad 
 			a.merge(&ra)
 		}
 	}
-	return true
+	return true, nil
+}
+
+// decodedRollups are the rollups of one series in one part.
+type decodedRollups struct {
+	hourly, daily *rollupRows
+}
+
+// rollupsOf decodes (once per series of a query) the rollups of e in p.
+func (r *reader) rollupsOf(p *part, e *partSeries) (decodedRollups, error) {
+	if d, ok := r.rolls[p]; ok {
+		return d, nil
+	}
+	h, d, err := p.rollups(&r.dec, e)
+	if err != nil {
+		return decodedRollups{}, err
+	}
+	if r.rolls == nil {
+		r.rolls = map[*part]decodedRollups{}
+	}
+	r.rolls[p] = decodedRollups{hourly: h, daily: d}
+	return r.rolls[p], nil
 }
 
 // aggregateRaw computes buckets starting in [from, to) from raw points.

@@ -188,8 +188,9 @@ type blockDecoder struct {
 }
 
 type frameKey struct {
-	p *part
-	i uint32
+	p      *part
+	i      uint32
+	rollup bool
 }
 
 // maxFrameCache bounds the decompressed bytes a decoder keeps.

@@ -57,21 +57,25 @@
 // # Part file (magic "QTPART", version 1)
 //
 //	part   = "QTPART" | version uint16 (1) | frame* | index | footer
-//	frame  = CRC32C(z) uint32 | z = zstd(block*)
-//	index  = zstd(level uvarint | nframes uvarint | (offset uvarint | zlen uvarint | rawlen uvarint)* |
-//	              nseries uvarint | series*)
+//	frame  = CRC32C(z) uint32 | z = zstd(block* or rollups*)
+//	index  = zstd(level uvarint | frames | rollup frames | nseries uvarint | series*)
+//	frames = n uvarint | (offset uvarint | zlen uvarint | rawlen uvarint)*
 //	series = nlabels uvarint | (len name len value)* | lastT varint | lastV float64 | lastQ byte |
 //	         minT varint | maxT varint | allGood byte | nblocks uvarint |
 //	         (minT varint | maxT-minT uvarint | count uvarint | frame uvarint | offset uvarint | length uvarint)* |
-//	         hourly rollups | daily rollups
+//	         (0 | 1 | rollup frame uvarint | offset uvarint | length uvarint)
 //	footer = index offset uint64 | index length uint64 | CRC32C(index) uint32 | "QTPE"
 //
 // Series are stored in label order, so the series of one metric are
-// adjacent, and a frame holds consecutive blocks of one metric (a new frame
-// starts once one passes 256 KiB uncompressed): compressing similar series
-// together is what brings the sample data well under a per-series codec.
-// level records the zstd level (Options.CompressLevel when sealed,
-// ColdCompressLevel for cold partitions).
+// adjacent. A sample frame holds consecutive blocks of one metric and a
+// rollup frame the rollups of those series (a new frame starts once one
+// passes 256 KiB uncompressed): compressing similar series together is what
+// brings the sample data well under a per-series codec, and keeping rollups
+// apart lets a daily query read them without decompressing samples. Only
+// the index (labels, block and frame locations) is held in memory; frames
+// are read from the mapped file when a query needs them. level records the
+// zstd level (Options.CompressLevel when sealed, ColdCompressLevel for cold
+// partitions).
 //
 // # Block (inside a frame)
 //
@@ -90,10 +94,11 @@
 // points, so its time span adapts to the sampling rate (an hourly series
 // fills a 30-day partition with one block, a 1 s series with many).
 //
-// # Rollups (inside the index, after a series' blocks)
+// # Rollups (in rollup frames)
 //
-//	level = 0 (absent) | 1 | rows uvarint | keys column | counts column | kind |
-//	        sum, min, max, first, last columns
+//	rollups = hourly level | daily level
+//	level   = 0 (absent) | 1 | rows uvarint | keys column | counts column | kind |
+//	          sum, min, max, first, last columns
 //	kind  = 1 | exponent zvarint   decimal mantissas (sums exact) | 2   float64 bits
 //	column = zvarint of first differences * rows
 //

@@ -91,8 +91,8 @@ func FuzzPartParse(f *testing.F) {
 	opts.fill()
 	s := newMemSeries(0, model.New("ph", "station", "A"), 0)
 	var pts []model.Point
-	for i := 0; i < 200; i++ {
-		pts = append(pts, model.Point{T: int64(i) * 60_000, V: float64(i%13) / 4, Q: model.Quality(i / 150)})
+	for i := 0; i < 2000; i++ {
+		pts = append(pts, model.Point{T: int64(i) * 60_000, V: float64(i%13) / 4, Q: model.Quality(i / 1500)})
 	}
 	path, err := writePart(dir, 1, []sealedSeries{{s: s, pts: pts}}, &opts, 3)
 	if err != nil {
@@ -106,10 +106,11 @@ func FuzzPartParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p := &part{data: data, frames: pi.frames, series: map[uint32]*partSeries{}}
+		p := &part{data: data, frames: pi.frames, rframes: pi.rframes, series: map[uint32]*partSeries{}}
 		var dec blockDecoder
 		for _, e := range pi.entries {
 			p.appendPoints(&dec, nil, e, 0, model.MaxTime)
+			p.rollups(&dec, e)
 		}
 	})
 }

@@ -15,25 +15,9 @@ import (
 )
 
 // Part file format (version 1): an immutable file holding the samples of
-// many series within one partition.
-//
-//	part   = header frame* index footer
-//	header = magic "QTPART" | version uint16 LE
-//	frame  = CRC32C(z) uint32 LE | z = zstd(block*)
-//	index  = zstd( level uvarint | nframes uvarint | (offset uvarint | zlen uvarint | rawlen uvarint)* |
-//	         nseries uvarint | series* )
-//	series = nlabels uvarint | (len uvarint name len uvarint value)* |
-//	         lastT varint | lastV float64 LE | lastQ byte | minT varint | maxT varint |
-//	         allGood byte | nblocks uvarint | (minT varint | maxT-minT uvarint | count uvarint |
-//	         frame uvarint | offset in frame uvarint | length uvarint)* | rollups
-//	footer = index offset uint64 LE | index length uint64 LE | CRC32C(index) uint32 LE | magic "QTPE"
-//
-// Series are stored in label order, so the series of one metric are
-// adjacent; a frame holds consecutive blocks of one metric, a new frame
-// starting once one passes maxFrameRaw bytes. Compressing similar series
-// together is what takes the sample data well below a per-series codec;
-// level is the zstd level used (sealing uses Options.CompressLevel, cold
-// partitions ColdCompressLevel).
+// many series within one partition; doc.go has the grammar. Sample frames
+// hold blocks, rollup frames the rollups, both grouped by metric; the index
+// locates them.
 const (
 	partMagic      = "QTPART"
 	partVersion    = 1
@@ -55,6 +39,12 @@ type blockMeta struct {
 	length     uint32
 }
 
+// rollupRef locates a series' rollups in a rollup frame.
+type rollupRef struct {
+	ok                 bool
+	frame, off, length uint32
+}
+
 // frameMeta locates one compressed frame in a part file.
 type frameMeta struct {
 	off    uint64
@@ -69,8 +59,7 @@ type partSeries struct {
 	minT, maxT int64
 	allGood    bool
 	blocks     []blockMeta
-	hourly     *rollupRows // UTC hours; nil when the series is sparse
-	daily      *rollupRows // days in the rollup zone; nil when sparse
+	roll       rollupRef // where the series' rollups are, if any
 }
 
 // part is an open part file.
@@ -82,11 +71,13 @@ type part struct {
 	size       int64
 	minT, maxT int64
 	series     map[uint32]*partSeries // by series ref
-	frames     []frameMeta
+	frames     []frameMeta            // sample frames
+	rframes    []frameMeta            // rollup frames
 	level      int
 	refs       atomic.Int64 // part sets holding it
 	obsolete   atomic.Bool  // remove the file when refs reach 0
-	dataBytes  int64        // bytes of blocks
+	dataBytes  int64        // bytes of sample frames
+	rollBytes  int64        // bytes of rollup frames
 }
 
 func (p *part) decRef() {
@@ -106,6 +97,8 @@ func (p *part) decRef() {
 type partInfo struct {
 	level     int
 	frames    []frameMeta
+	rframes   []frameMeta
+	rollBytes int64
 	entries   []*partSeries
 	dataBytes int64
 }
@@ -151,17 +144,31 @@ func parsePart(data []byte) (pi *partInfo, err error) {
 	if rd.err != nil || nf > uint64(len(rd.b)) {
 		return nil, fmt.Errorf("part index: bad frame count")
 	}
-	pi.frames = make([]frameMeta, nf)
-	for i := range pi.frames {
-		fm := &pi.frames[i]
-		fm.off = rd.uvarint()
-		zl := rd.uvarint()
-		rl := rd.uvarint()
-		if rd.err != nil || fm.off < partHeaderSize || fm.off > ioff || zl+4 > ioff-fm.off || rl > 64<<20 {
-			return nil, fmt.Errorf("part index: frame %d: bad location", i)
+	readFrames := func(n uint64, what string) ([]frameMeta, int64, error) {
+		fms := make([]frameMeta, n)
+		var total int64
+		for i := range fms {
+			fm := &fms[i]
+			fm.off = rd.uvarint()
+			zl := rd.uvarint()
+			rl := rd.uvarint()
+			if rd.err != nil || fm.off < partHeaderSize || fm.off > ioff || zl+4 > ioff-fm.off || rl > 64<<20 {
+				return nil, 0, fmt.Errorf("part index: %s frame %d: bad location", what, i)
+			}
+			fm.zlen, fm.rawLen = uint32(zl), uint32(rl)
+			total += int64(zl) + 4
 		}
-		fm.zlen, fm.rawLen = uint32(zl), uint32(rl)
-		pi.dataBytes += int64(zl) + 4
+		return fms, total, nil
+	}
+	if pi.frames, pi.dataBytes, err = readFrames(nf, "sample"); err != nil {
+		return nil, err
+	}
+	nrf := rd.uvarint()
+	if rd.err != nil || nrf > uint64(len(rd.b)) {
+		return nil, fmt.Errorf("part index: bad rollup frame count")
+	}
+	if pi.rframes, pi.rollBytes, err = readFrames(nrf, "rollup"); err != nil {
+		return nil, err
 	}
 	n := rd.uvarint()
 	if rd.err != nil || n > uint64(len(rd.b)) {
@@ -208,8 +215,14 @@ func parsePart(data []byte) (pi *partInfo, err error) {
 			}
 			b.frame, b.off, b.length = uint32(fr), uint32(off), uint32(l)
 		}
-		if err := ps.readRollups(&rd); err != nil {
-			return nil, fmt.Errorf("part index: series %d: %w", i, err)
+		if has := rd.bytes(1); rd.err == nil && has[0] == 1 {
+			fr := rd.uvarint()
+			off := rd.uvarint()
+			l := rd.uvarint()
+			if rd.err != nil || fr >= nrf || off > uint64(pi.rframes[fr].rawLen) || l > uint64(pi.rframes[fr].rawLen)-off {
+				return nil, fmt.Errorf("part index: series %d: bad rollup location", i)
+			}
+			ps.roll = rollupRef{ok: true, frame: uint32(fr), off: uint32(off), length: uint32(l)}
 		}
 		pi.entries = append(pi.entries, ps)
 	}
@@ -245,7 +258,8 @@ func openPart(path string, seq uint64, pstart int64, refOf func(i int, e *partSe
 		return nil, fmt.Errorf("part %s: %w", path, err)
 	}
 	p := &part{seq: seq, pstart: pstart, path: path, data: data, size: int64(len(data)), dataBytes: pi.dataBytes,
-		frames: pi.frames, level: pi.level, series: make(map[uint32]*partSeries, len(pi.entries))}
+		rollBytes: pi.rollBytes, frames: pi.frames, rframes: pi.rframes, level: pi.level,
+		series: make(map[uint32]*partSeries, len(pi.entries))}
 	p.minT, p.maxT = 1<<62, -1<<62
 	for i, e := range pi.entries {
 		p.series[refOf(i, e)] = e
@@ -256,13 +270,25 @@ func openPart(path string, seq uint64, pstart int64, refOf func(i int, e *partSe
 	return p, nil
 }
 
-// frame returns the uncompressed bytes of frame i, cached in dec.
+// frame returns the uncompressed bytes of sample frame i, cached in dec.
 func (p *part) frame(dec *blockDecoder, i uint32) ([]byte, error) {
-	k := frameKey{p, i}
+	return p.loadFrame(dec, false, i)
+}
+
+// rollupFrame returns the uncompressed bytes of rollup frame i.
+func (p *part) rollupFrame(dec *blockDecoder, i uint32) ([]byte, error) {
+	return p.loadFrame(dec, true, i)
+}
+
+func (p *part) loadFrame(dec *blockDecoder, rollup bool, i uint32) ([]byte, error) {
+	k := frameKey{p, i, rollup}
 	if raw, ok := dec.frames[k]; ok {
 		return raw, nil
 	}
 	fm := p.frames[i]
+	if rollup {
+		fm = p.rframes[i]
+	}
 	z := p.data[fm.off+4 : fm.off+4+uint64(fm.zlen)]
 	if crc32.Checksum(z, castagnoli) != binary.LittleEndian.Uint32(p.data[fm.off:]) {
 		return nil, fmt.Errorf("frame %d: checksum mismatch", i)
@@ -287,6 +313,22 @@ func (p *part) frame(dec *blockDecoder, i uint32) ([]byte, error) {
 	dec.frameOrder = append(dec.frameOrder, k)
 	dec.frameBytes += len(raw)
 	return raw, nil
+}
+
+// rollups decodes the rollups of e (nil levels when absent).
+func (p *part) rollups(dec *blockDecoder, e *partSeries) (hourly, daily *rollupRows, err error) {
+	if !e.roll.ok {
+		return nil, nil, nil
+	}
+	raw, err := p.rollupFrame(dec, e.roll.frame)
+	if err != nil {
+		return nil, nil, fmt.Errorf("part %s: series %s: %w", p.path, e.labels, err)
+	}
+	hourly, daily, err = decodeRollups(raw[e.roll.off : e.roll.off+e.roll.length])
+	if err != nil {
+		return nil, nil, fmt.Errorf("part %s: series %s: rollups: %w", p.path, e.labels, err)
+	}
+	return hourly, daily, nil
 }
 
 // decompressFrame decompresses a frame of rawLen bytes. The limit given to

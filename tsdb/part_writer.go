@@ -34,7 +34,9 @@ type partWriter struct {
 	enc        blockEncoder
 	rb         rollupBuilder
 	frames     []frameMeta
+	rframes    []frameMeta
 	raw, z     []byte
+	rraw       []byte
 	idx        []byte
 	nseries    int
 	prevMetric string
@@ -75,18 +77,31 @@ func (pw *partWriter) write(b []byte) {
 	pw.off += uint64(len(b))
 }
 
-// flushFrame compresses and writes the pending blocks as one frame.
-func (pw *partWriter) flushFrame() {
-	if len(pw.raw) == 0 {
-		return
-	}
-	pw.z = encoding.CompressZSTDLevel(pw.z[:0], pw.raw, pw.level)
+// writeFrame compresses raw and writes it as one frame.
+func (pw *partWriter) writeFrame(raw []byte) frameMeta {
+	pw.z = encoding.CompressZSTDLevel(pw.z[:0], raw, pw.level)
 	var c [4]byte
 	binary.LittleEndian.PutUint32(c[:], crc32.Checksum(pw.z, castagnoli))
-	pw.frames = append(pw.frames, frameMeta{off: pw.off, zlen: uint32(len(pw.z)), rawLen: uint32(len(pw.raw))})
+	fm := frameMeta{off: pw.off, zlen: uint32(len(pw.z)), rawLen: uint32(len(raw))}
 	pw.write(c[:])
 	pw.write(pw.z)
-	pw.raw = pw.raw[:0]
+	return fm
+}
+
+// flushFrame writes the pending blocks as one sample frame.
+func (pw *partWriter) flushFrame() {
+	if len(pw.raw) > 0 {
+		pw.frames = append(pw.frames, pw.writeFrame(pw.raw))
+		pw.raw = pw.raw[:0]
+	}
+}
+
+// flushRollupFrame writes the pending rollups as one rollup frame.
+func (pw *partWriter) flushRollupFrame() {
+	if len(pw.rraw) > 0 {
+		pw.rframes = append(pw.rframes, pw.writeFrame(pw.rraw))
+		pw.rraw = pw.rraw[:0]
+	}
 }
 
 // add writes one series; pts must be sorted with distinct timestamps and
@@ -94,6 +109,7 @@ func (pw *partWriter) flushFrame() {
 func (pw *partWriter) add(ls model.Labels, pts []model.Point) {
 	if m := ls.Metric(); m != pw.prevMetric {
 		pw.flushFrame()
+		pw.flushRollupFrame()
 		pw.prevMetric = m
 	}
 	pw.nseries++
@@ -135,7 +151,23 @@ func (pw *partWriter) add(ls model.Labels, pts []model.Point) {
 		idx = binary.AppendUvarint(idx, uint64(start))
 		idx = binary.AppendUvarint(idx, uint64(len(pw.raw)-start))
 	}
-	pw.idx = pw.rb.appendRollups(idx, pts, pw.opts.RollupLocation)
+	// Rollups go to the rollup frame of this metric; a series with
+	// neither level stores nothing.
+	if len(pw.rraw) >= maxFrameRaw {
+		pw.flushRollupFrame()
+	}
+	start := len(pw.rraw)
+	pw.rraw = pw.rb.appendRollups(pw.rraw, pts, pw.opts.RollupLocation)
+	if len(pw.rraw)-start == 2 && pw.rraw[start] == 0 && pw.rraw[start+1] == 0 {
+		pw.rraw = pw.rraw[:start]
+		idx = append(idx, 0)
+	} else {
+		idx = append(idx, 1)
+		idx = binary.AppendUvarint(idx, uint64(len(pw.rframes)))
+		idx = binary.AppendUvarint(idx, uint64(start))
+		idx = binary.AppendUvarint(idx, uint64(len(pw.rraw)-start))
+	}
+	pw.idx = idx
 }
 
 // abort removes the temporary file.
@@ -148,12 +180,15 @@ func (pw *partWriter) abort() {
 // and fsyncs the directory. It returns the final path.
 func (pw *partWriter) finish() (string, error) {
 	pw.flushFrame()
+	pw.flushRollupFrame()
 	head := binary.AppendUvarint(nil, uint64(pw.level))
-	head = binary.AppendUvarint(head, uint64(len(pw.frames)))
-	for _, fm := range pw.frames {
-		head = binary.AppendUvarint(head, fm.off)
-		head = binary.AppendUvarint(head, uint64(fm.zlen))
-		head = binary.AppendUvarint(head, uint64(fm.rawLen))
+	for _, fms := range [][]frameMeta{pw.frames, pw.rframes} {
+		head = binary.AppendUvarint(head, uint64(len(fms)))
+		for _, fm := range fms {
+			head = binary.AppendUvarint(head, fm.off)
+			head = binary.AppendUvarint(head, uint64(fm.zlen))
+			head = binary.AppendUvarint(head, uint64(fm.rawLen))
+		}
 	}
 	head = binary.AppendUvarint(head, uint64(pw.nseries))
 	idx := append(head, pw.idx...)

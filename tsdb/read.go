@@ -16,6 +16,7 @@ type reader struct {
 	tmp   []model.Point
 	head  []model.Point
 	extra []model.Point
+	rolls map[*part]decodedRollups // of the current series
 	dec   blockDecoder
 }
 
@@ -36,6 +37,7 @@ func (r *reader) release() {
 	}
 	r.db, r.ps = nil, nil
 	r.dec.resetFrames()
+	clear(r.rolls)
 	if cap(r.out) > 1<<20 {
 		r.out, r.tmp, r.head = nil, nil, nil
 	}

@@ -13,13 +13,13 @@ import (
 	"github.com/quantrac/quantrac/model"
 )
 
-// Rollups (stored after a series' blocks in the part index), per level
+// Rollups (stored in the part's rollup frames), per level
 // (hourly in UTC, then daily in Options.RollupLocation), computed over the
 // good samples of the series in the part:
 //
 //	level   = present byte | [ rows uvarint | keys column | counts column | kind byte | 5 value columns ]
 //	kind    = 1: decimal mantissas with exponent varint, sums exact; 2: IEEE bits
-//	columns = sum, min, max, first, last; each a lib/encoding int64 column as in blocks
+//	columns = sum, min, max, first, last; each zig-zag varints of first differences
 //
 // A level is stored only when it is at least twice as small as the raw
 // samples (an hourly series keeps daily rows, not hourly ones).
@@ -219,16 +219,21 @@ func uvarintLen(v uint64) int {
 	return binary.PutUvarint(b[:], v)
 }
 
-// readRollups decodes both levels of a series entry.
-func (ps *partSeries) readRollups(rd *recDecoder) error {
-	var err error
-	if ps.hourly, err = readRollupLevel(rd); err != nil {
-		return fmt.Errorf("hourly rollups: %w", err)
+// decodeRollups decodes both levels of a series' rollups.
+func decodeRollups(b []byte) (hourly, daily *rollupRows, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			hourly, daily, err = nil, nil, fmt.Errorf("%w: %v", errBadBlock, r)
+		}
+	}()
+	rd := recDecoder{b: b}
+	if hourly, err = readRollupLevel(&rd); err != nil {
+		return nil, nil, fmt.Errorf("hourly: %w", err)
 	}
-	if ps.daily, err = readRollupLevel(rd); err != nil {
-		return fmt.Errorf("daily rollups: %w", err)
+	if daily, err = readRollupLevel(&rd); err != nil {
+		return nil, nil, fmt.Errorf("daily: %w", err)
 	}
-	return nil
+	return hourly, daily, nil
 }
 
 func readRollupLevel(rd *recDecoder) (*rollupRows, error) {

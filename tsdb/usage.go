@@ -1,13 +1,14 @@
 package tsdb
 
 // Usage describes the sealed data: how many parts, series and samples, the
-// bytes of compressed sample blocks (DataBytes) and of whole part files
-// including their index and rollups (PartBytes).
+// bytes of compressed sample frames (DataBytes), of compressed rollup frames
+// (RollupBytes) and of whole part files including their index (PartBytes).
 type Usage struct {
 	Partitions  int   `json:"partitions"`
 	Parts       int   `json:"parts"`
 	Samples     int64 `json:"samples"`
 	DataBytes   int64 `json:"data_bytes"`
+	RollupBytes int64 `json:"rollup_bytes"`
 	PartBytes   int64 `json:"part_bytes"`
 	HeadSamples int64 `json:"head_samples"`
 }
@@ -21,6 +22,7 @@ func (db *DB) Usage() Usage {
 		for _, p := range pt.parts {
 			u.Parts++
 			u.DataBytes += p.dataBytes
+			u.RollupBytes += p.rollBytes
 			u.PartBytes += p.size
 			for _, e := range p.series {
 				for _, b := range e.blocks {
