@@ -152,7 +152,8 @@ func startProc(t *testing.T, name, logPath, bin string, args ...string) *proc {
 	t.Cleanup(func() {
 		p.kill9()
 		if t.Failed() {
-			t.Logf("--- %s log (%s), last 3000 bytes:\n%s", name, logPath, p.logTail(3000))
+			kept := keepLog(t, name, logPath)
+			t.Logf("--- %s log (whole log kept in %s), last 3000 bytes:\n%s", name, kept, p.logTail(3000))
 		}
 	})
 	return p
@@ -272,4 +273,22 @@ func knownBug(t *testing.T, what string) {
 		return
 	}
 	t.Logf("KNOWN BUG (worked around; %s=1 fails on it): %s", envStrict, what)
+}
+
+// keepLog copies a failed test's process log out of its temporary
+// directory and returns where it is.
+func keepLog(t *testing.T, name, path string) string {
+	dir := filepath.Join(os.TempDir(), "quantrac-e2e-logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return path
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return path
+	}
+	dst := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+name+".log")
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		return path
+	}
+	return dst
 }
