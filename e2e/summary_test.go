@@ -54,8 +54,11 @@ func printSummary(w io.Writer) {
 			if r.SMS != nil {
 				sms = fmt.Sprintf("%d\t%d\t%d", r.SMS.Sent, r.SMS.Delivered, r.SMS.Duplicated)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", r.Scenario, r.Cycles, r.Expected, r.Sent, r.Acked,
-				r.Stored, r.Lost, r.Wrong, r.Dups, r.Resent, sms)
+			samples := fmt.Sprintf("%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d", r.Expected, r.Sent, r.Acked, r.Stored, r.Lost, r.Wrong, r.Dups, r.Resent)
+			if r.SMS != nil && r.Expected == 0 {
+				samples = "-\t-\t-\t-\t-\t-\t-\t-"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", r.Scenario, r.Cycles, samples, sms)
 		}
 		tw.Flush()
 		for _, r := range rows {
