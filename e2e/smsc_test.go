@@ -160,7 +160,7 @@ func TestFaultSMSCDown(t *testing.T) {
 			RosterFile: filepath.Join("testdata", "oncall.yaml"), Logger: zerolog.Nop(), Interval: time.Second,
 			GroupWait: 20 * time.Millisecond, RetryBackoff: 100 * time.Millisecond, RetryMax: 500 * time.Millisecond,
 			SendTimeout: 3 * time.Second,
-			Receivers: []alerting.Receiver{{Name: "smpp", Notifier: snd, SMS: true}}})
+			Receivers:   []alerting.Receiver{{Name: "smpp", Notifier: snd, SMS: true}}})
 		if err != nil {
 			t.Fatal(err)
 		}
