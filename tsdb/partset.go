@@ -21,7 +21,10 @@ type partition struct {
 
 // memPart is a head being sealed: readable until its parts are installed.
 type memPart struct {
-	series map[uint32][]model.Point // sorted, distinct T
+	series  map[uint32][]model.Point // sorted, distinct T
+	samples int64
+	// lastSeg is the last WAL segment holding this data (-1: keep all).
+	lastSeg int
 }
 
 // partSet is an immutable snapshot of the sealed data. Readers hold a

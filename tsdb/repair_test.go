@@ -94,3 +94,64 @@ func TestOpenLocked(t *testing.T) {
 		t.Fatalf("append after close: %v", err)
 	}
 }
+
+// TestSealFailureRetried: when part files cannot be written the sealed data
+// stays readable and in the WAL, and the next seal writes it.
+func TestSealFailureRetried(t *testing.T) {
+	dir := t.TempDir()
+	opts := DefaultOptions()
+	db, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ls := model.New("ph", "station", "A")
+	ref := refModel{}
+	add := func(ts ...int64) {
+		for _, ts := range ts {
+			s := model.Sample{Labels: ls, T: ts, V: float64(ts % 100)}
+			mustAppend(t, db, []model.Sample{s})
+			ref.add(s)
+		}
+	}
+	day := int64(86400_000)
+	add(1*day, 2*day)
+	// A file where the partition directory should go makes the seal fail.
+	blocker := filepath.Join(dir, partitionsDir, partitionDirName(0))
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.seal(ctx); err == nil {
+		t.Fatal("seal succeeded over a blocked partition directory")
+	}
+	add(3 * day)
+	checkAgainst(t, db, ref, 0, 100*day, true)
+	// Crash now: everything must come back from the WAL.
+	crash(t, db)
+	os.Remove(blocker)
+	db, err = Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainst(t, db, ref, 0, 100*day, true)
+	// Fail once more, then succeed: the pending data is written.
+	os.WriteFile(blocker, nil, 0o644)
+	if err := db.seal(ctx); err == nil {
+		t.Fatal("seal succeeded over a blocked partition directory")
+	}
+	os.Remove(blocker)
+	add(4 * day)
+	if err := db.seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if u := db.Usage(); u.Samples != 4 || u.HeadSamples != 0 {
+		t.Fatalf("usage after retried seal: %+v", u)
+	}
+	crash(t, db)
+	db, err = Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	checkAgainst(t, db, ref, 0, 100*day, true)
+}

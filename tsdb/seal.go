@@ -11,18 +11,42 @@ import (
 )
 
 // seal moves the whole head into a memory part, starts a new WAL segment
-// (beginning with every series' labels), writes one part per partition the
-// head touched, installs them and deletes the WAL segments they cover.
+// (beginning with every series' labels), then writes every pending memory
+// part, oldest first: one part file per partition it touched, installed
+// atomically, after which the WAL segments it came from are deleted. A
+// memory part that fails to be written stays readable and is retried by the
+// next seal; its WAL segments are kept until then.
 func (db *DB) seal(ctx context.Context) error {
 	db.sealMu.Lock()
 	defer db.sealMu.Unlock()
+	if err := db.freezeHead(); err != nil {
+		return err
+	}
+	for {
+		db.mu.RLock()
+		var m *memPart
+		if db.parts != nil && len(db.parts.mem) > 0 {
+			m = db.parts.mem[0]
+		}
+		db.mu.RUnlock()
+		if m == nil {
+			return nil
+		}
+		if err := db.sealMemPart(m); err != nil {
+			return err
+		}
+	}
+}
 
+// freezeHead moves every series' head into a new memory part and cuts the
+// WAL. Caller holds sealMu.
+func (db *DB) freezeHead() error {
 	db.appendMu.Lock()
+	defer db.appendMu.Unlock()
 	if db.headSamples.Load() == 0 {
-		db.appendMu.Unlock()
 		return nil
 	}
-	mp := &memPart{series: make(map[uint32][]model.Point)}
+	mp := &memPart{series: make(map[uint32][]model.Point), lastSeg: -1}
 	db.mu.Lock()
 	var n int64
 	for _, s := range db.idx.byRef {
@@ -39,6 +63,7 @@ func (db *DB) seal(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 	}
+	mp.samples = n
 	old := db.parts
 	mem := append(append([]*memPart(nil), old.mem...), mp)
 	db.installPartsLocked(newPartSet(old.partitions, mem))
@@ -46,12 +71,16 @@ func (db *DB) seal(ctx context.Context) error {
 	db.mu.Unlock()
 	db.headSamples.Add(-n)
 	lastSeg, err := db.wal.cut(snap)
-	db.appendMu.Unlock()
 	if err != nil {
+		// The data is in the old segments, which are kept.
 		return fmt.Errorf("cut wal: %w", err)
 	}
+	mp.lastSeg = lastSeg
+	return nil
+}
 
-	// Write one part per partition.
+// sealMemPart writes one memory part as part files and installs them.
+func (db *DB) sealMemPart(mp *memPart) error {
 	byPart := map[int64][]sealedSeries{}
 	for ref, pts := range mp.series {
 		s := db.seriesByRef(ref)
@@ -69,7 +98,6 @@ func (db *DB) seal(ctx context.Context) error {
 		if err != nil {
 			for _, np := range newParts {
 				np.obsolete.Store(true)
-				np.refs.Add(1)
 				np.decRef()
 			}
 			return err
@@ -92,10 +120,12 @@ func (db *DB) seal(ctx context.Context) error {
 		p.decRef() // the build reference
 	}
 	db.stats.Seals.Add(1)
-	if err := db.wal.removeUpTo(lastSeg); err != nil {
-		return err
+	if mp.lastSeg >= 0 {
+		if err := db.wal.removeUpTo(mp.lastSeg); err != nil {
+			return err
+		}
 	}
-	db.log.Debug().Int64("samples", n).Int("parts", len(newParts)).Msg("sealed head")
+	db.log.Debug().Int64("samples", mp.samples).Int("parts", len(newParts)).Msg("sealed head")
 	return nil
 }
 
