@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -90,5 +91,25 @@ func TestAQIJobWired(t *testing.T) {
 			t.Fatalf("no aqi_vn series written by the AQI job: %s", r.body)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestNewFailsCleanlyOnBadAlertingConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.HTTP, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+	cfg.Alerting.Enabled = true
+	cfg.Alerting.RulesDir = t.TempDir()
+	cfg.Alerting.Receivers = filepath.Join(t.TempDir(), "missing.yaml")
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "receivers") {
+		t.Fatalf("New with a missing receivers file: %v", err)
+	}
+	// The data directory is free again: a second server opens it.
+	cfg.Alerting = AlertingConfig{}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

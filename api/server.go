@@ -101,6 +101,7 @@ func New(cfg Config) (*Server, error) {
 	if s.store == nil {
 		st, err := openStorage(cfg, s.log)
 		if err != nil {
+			s.cancel()
 			return nil, err
 		}
 		s.store, s.ownsStore = st, true
@@ -137,6 +138,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.routes()
 	if err := s.wire(); err != nil {
+		s.cancel()
+		if s.alerts != nil {
+			s.alerts.Close()
+		}
+		if s.receivers != nil {
+			s.receivers.Close()
+		}
 		if s.ownsStore {
 			s.store.Close()
 		}
