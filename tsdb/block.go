@@ -206,6 +206,11 @@ func (d *blockDecoder) ints(rd *recDecoder, n int) []int64 {
 	if rd.err != nil {
 		return nil
 	}
+	if n > len(rd.b) {
+		// Every value takes at least one byte.
+		rd.err = errShortRecord
+		return nil
+	}
 	if cap(d.d) < n {
 		d.d = make([]int64, n)
 	}

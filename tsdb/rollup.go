@@ -304,6 +304,10 @@ func appendInts(tmp, dst []byte, a []int64) ([]byte, []byte) {
 
 // readInts reads a column written by appendInts.
 func readInts(rd *recDecoder, dst []int64, cnt int) ([]int64, error) {
+	if cnt > len(rd.b) {
+		// Every value takes at least one byte.
+		return nil, fmt.Errorf("%w: %d values in %d bytes", errBadBlock, cnt, len(rd.b))
+	}
 	if cap(dst) < cnt {
 		dst = make([]int64, cnt)
 	}
