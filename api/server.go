@@ -175,6 +175,15 @@ func (s *Server) AddJob(j Job) { s.jobs = append(s.jobs, j) }
 // Mount lets m add routes behind the server's guard. Call before Start.
 func (s *Server) Mount(m Mounter) { m(s.app, s.guard) }
 
+// ReloadAlertRules rereads the alert rules and roster (SIGHUP); a bad file
+// keeps the rules that run and returns the error naming it.
+func (s *Server) ReloadAlertRules() error {
+	if s.alerts == nil {
+		return errors.New("alerting is not enabled")
+	}
+	return s.alerts.Reload()
+}
+
 // Start listens on cfg.HTTP (TLS when configured) and serves in the
 // background; it also starts the registered jobs.
 func (s *Server) Start() error {

@@ -6,6 +6,9 @@
 //	api token create -role viewer|ingest|operator|admin -name NAME [-province HN] [-data DIR]
 //	api token list [-data DIR]
 //	api token revoke -name NAME [-data DIR]
+//
+// SIGHUP reloads the alert rules and roster; SIGINT or SIGTERM stop the
+// server gracefully.
 package main
 
 import (
@@ -87,7 +90,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			if err := srv.ReloadAlertRules(); err != nil {
+				cfg.Logger.Error().Err(err).Msg("reload alert rules (SIGHUP)")
+			} else {
+				cfg.Logger.Info().Msg("alert rules reloaded (SIGHUP)")
+			}
+		}
+	}
 	cfg.Logger.Info().Msg("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
