@@ -3,7 +3,6 @@ package tsdb
 import (
 	"context"
 	"fmt"
-	"math"
 	"path/filepath"
 	"sort"
 	"time"
@@ -128,16 +127,16 @@ func (db *DB) mergePartition(ctx context.Context, pt *partition, parts []*part) 
 	if err != nil {
 		return fmt.Errorf("merge partition %s: %w", partitionDirName(pt.start), err)
 	}
-	np, err := openPart(path, seq, pt.start, func(i int, _ *partSeries) uint32 {
+	np, err := openPart(path, seq, pt.start, func(i int, _ *partSeries) *memSeries {
 		if i < len(written) {
-			return written[i]
+			return db.seriesByRef(written[i])
 		}
-		return math.MaxUint32
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("merge partition %s: %w", partitionDirName(pt.start), err)
 	}
-	if len(np.series) != len(written) || np.series[math.MaxUint32] != nil {
+	if len(np.series) != len(written) {
 		np.obsolete.Store(true)
 		np.decRef()
 		return fmt.Errorf("merge partition %s: part %s holds %d series, %d written", partitionDirName(pt.start), path, len(np.series), len(written))

@@ -233,9 +233,8 @@ func parsePart(data []byte) (pi *partInfo, err error) {
 }
 
 // openPart maps a part file and parses its index. The part holds one
-// reference for the caller; refs (series ref of each index entry) maps the
-// entries to series.
-func openPart(path string, seq uint64, pstart int64, refOf func(i int, e *partSeries) uint32) (*part, error) {
+// reference for the caller; seriesOf maps each index entry to its series.
+func openPart(path string, seq uint64, pstart int64, seriesOf func(i int, e *partSeries) *memSeries) (*part, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open part %s: %w", path, err)
@@ -262,7 +261,13 @@ func openPart(path string, seq uint64, pstart int64, refOf func(i int, e *partSe
 		series: make(map[uint32]*partSeries, len(pi.entries))}
 	p.minT, p.maxT = 1<<62, -1<<62
 	for i, e := range pi.entries {
-		p.series[refOf(i, e)] = e
+		ms := seriesOf(i, e)
+		if ms == nil || !ms.labels.Equal(e.labels) {
+			syscall.Munmap(data)
+			return nil, fmt.Errorf("part %s: index entry %d (%s) does not match the series written", path, i, e.labels)
+		}
+		e.labels = ms.labels // share one copy of the labels
+		p.series[ms.ref] = e
 		p.minT = min(p.minT, e.minT)
 		p.maxT = max(p.maxT, e.maxT)
 	}

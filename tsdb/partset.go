@@ -179,13 +179,16 @@ func (db *DB) loadParts() error {
 			if err != nil {
 				continue
 			}
-			p, err := openPart(path, seq, start, func(i int, e *partSeries) uint32 {
+			p, err := openPart(path, seq, start, func(i int, e *partSeries) *memSeries {
+				if e.labels.Validate() != nil {
+					return nil
+				}
 				s := db.seriesForLoad(e.labels)
 				if e.maxT > s.maxT {
 					s.maxT = e.maxT
 				}
 				s.updateLast(e.last)
-				return s.ref
+				return s
 			})
 			if err != nil {
 				db.log.Error().Err(err).Str("part", path).Msg("damaged part file set aside")

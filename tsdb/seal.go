@@ -3,7 +3,6 @@ package tsdb
 import (
 	"context"
 	"fmt"
-	"math"
 	"path/filepath"
 	"sort"
 
@@ -139,21 +138,19 @@ func (db *DB) buildPart(start int64, series []sealedSeries) (*part, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := 0
-	p, err := openPart(path, seq, start, func(i int, e *partSeries) uint32 {
-		n++
+	p, err := openPart(path, seq, start, func(i int, e *partSeries) *memSeries {
 		if i < len(series) {
-			return series[i].s.ref
+			return series[i].s
 		}
-		return math.MaxUint32
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if n != len(series) {
+	if len(p.series) != len(series) {
 		p.obsolete.Store(true)
 		p.decRef()
-		return nil, fmt.Errorf("part %s: %d series written, %d read back", path, len(series), n)
+		return nil, fmt.Errorf("part %s: %d series written, %d read back", path, len(series), len(p.series))
 	}
 	return p, nil
 }
