@@ -19,6 +19,7 @@ type tsdbResult struct {
 	Samples            int     `json:"samples"`
 	Series             int     `json:"series"`
 	DataBytes          int64   `json:"data_bytes"`
+	RollupBytes        int64   `json:"rollup_bytes"`
 	DiskBytes          int64   `json:"disk_bytes"`
 	DataBytesPerSample float64 `json:"data_bytes_per_sample"`
 	DiskBytesPerSample float64 `json:"disk_bytes_per_sample"`
@@ -118,6 +119,7 @@ func runTSDB(args []string) error {
 		Samples:            len(samples),
 		Series:             len(series),
 		DataBytes:          u.DataBytes,
+		RollupBytes:        u.RollupBytes,
 		DiskBytes:          disk,
 		DataBytesPerSample: float64(u.DataBytes) / float64(len(samples)),
 		DiskBytesPerSample: float64(disk) / float64(len(samples)),
@@ -130,7 +132,7 @@ func runTSDB(args []string) error {
 	if u.Samples != int64(len(samples)) {
 		return fmt.Errorf("stored %d samples, appended %d", u.Samples, len(samples))
 	}
-	progress("tsdb: %d parts, data %d bytes (%.3f B/sample), directory %d bytes (%.3f B/sample)", u.Parts, u.DataBytes, res.DataBytesPerSample, disk, res.DiskBytesPerSample)
+	progress("tsdb: %d parts, data %d bytes (%.3f B/sample), rollups %d bytes, directory %d bytes (%.3f B/sample)", u.Parts, u.DataBytes, res.DataBytesPerSample, u.RollupBytes, disk, res.DiskBytesPerSample)
 
 	all, _ := model.ParseSelector(`{__name__=~".+"}`)
 	loc, _ := time.LoadLocation("Asia/Ho_Chi_Minh")
