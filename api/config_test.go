@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goccy/go-yaml"
 )
 
 func TestConfigFileParses(t *testing.T) {
@@ -37,4 +39,23 @@ func TestConfigErrors(t *testing.T) {
 	f("limits: {max_points: -1}\n", "max_points")
 	f("tls: {cert_file: a.pem}\n", "both")
 	f("stations: {stale_after: 2h, offline_after: 1h}\n", "offline_after")
+}
+
+func TestGrafanaProvisioningParses(t *testing.T) {
+	data, err := os.ReadFile("../configs/api-grafana-datasource.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Datasources []struct {
+			Type string `yaml:"type"`
+			URL  string `yaml:"url"`
+		} `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Datasources) != 1 || f.Datasources[0].Type != "prometheus" || f.Datasources[0].URL == "" {
+		t.Fatalf("datasources: %+v", f.Datasources)
+	}
 }
