@@ -96,6 +96,7 @@ type collectorSpec struct {
 	SinkURL   string
 	SinkToken string
 	AccountID string
+	Tenants   map[string]int // province → vminsert accountID
 	Broker    string // MQTT broker URL; empty: no MQTT
 	ClientID  string
 	Stations  []simulator.StationInfo
@@ -113,8 +114,17 @@ func writeCollectorConfig(t *testing.T, path string, s collectorSpec) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "data_dir: %s\n", s.DataDir)
 	fmt.Fprintf(&b, "queue: {fsync: always}\n")
-	fmt.Fprintf(&b, "sink: {type: %s, url: %q, token: %q, account_id: %q, min_backoff: 100ms, max_backoff: 1s, timeout: 10s}\n",
-		s.SinkType, s.SinkURL, s.SinkToken, s.AccountID)
+	tenants := ""
+	if len(s.Tenants) > 0 {
+		var ts []string
+		for p, id := range s.Tenants {
+			ts = append(ts, fmt.Sprintf("%s: %d", p, id))
+		}
+		sort.Strings(ts)
+		tenants = ", tenants: {" + strings.Join(ts, ", ") + "}"
+	}
+	fmt.Fprintf(&b, "sink: {type: %s, url: %q, token: %q, account_id: %q%s, min_backoff: 100ms, max_backoff: 1s, timeout: 10s}\n",
+		s.SinkType, s.SinkURL, s.SinkToken, s.AccountID, tenants)
 	if s.Shard[1] > 1 {
 		fmt.Fprintf(&b, "shard: {index: %d, count: %d}\n", s.Shard[0], s.Shard[1])
 	}
