@@ -97,7 +97,7 @@ type collectorSpec struct {
 	SinkToken string
 	AccountID string
 	Tenants   map[string]int // province → vminsert accountID
-	Broker    string // MQTT broker URL; empty: no MQTT
+	Broker    string         // MQTT broker URL; empty: no MQTT
 	ClientID  string
 	Stations  []simulator.StationInfo
 	Extra     []stationYAML // stations not served by the simulator (mosquitto scenario)
