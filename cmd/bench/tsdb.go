@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/quantrac/quantrac/model"
@@ -30,6 +31,7 @@ type tsdbResult struct {
 	Parts              int     `json:"parts"`
 	Sync               string  `json:"sync"`
 	BatchSamples       int     `json:"batch_samples"`
+	Writers            int     `json:"writers"`
 
 	VM *vmResult `json:"vm,omitempty"`
 
@@ -48,6 +50,7 @@ func runTSDB(args []string) error {
 	csvDir := fs.String("csv", "", "directory of CSV files (one station each; required)")
 	vmPath := fs.String("vm", "", "path to a victoria-metrics binary to compare with (optional)")
 	batch := fs.Int("batch", 10000, "samples per Append call")
+	writers := fs.Int("writers", 4, "concurrent appenders (each takes whole CSV files)")
 	keep := fs.String("dir", "", "data directory to use (default: a fresh temporary one, removed after)")
 	year := fs.Int("year", 2014, "calendar year of the daily-average query")
 	runs := fs.Int("runs", 20, "query repetitions (median is reported)")
@@ -80,30 +83,75 @@ func runTSDB(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	var appendDur time.Duration
-	lastProgress := time.Now()
-	for i := 0; i < len(samples); i += *batch {
-		b := samples[i:min(i+*batch, len(samples))]
-		t0 := time.Now()
-		res, err := db.Append(ctx, b)
-		appendDur += time.Since(t0)
-		if err != nil {
-			return err
+	// Writers append concurrently, as the api's ingest requests do; each
+	// takes whole stations (CSV files), so every series is written in time
+	// order by one writer. Concurrent batches share WAL fsyncs.
+	var groups [][]model.Sample
+	for i := 0; i < len(samples); {
+		st := samples[i].Labels.Get("station")
+		j := i
+		for j < len(samples) && samples[j].Labels.Get("station") == st {
+			j++
 		}
-		if res.Rejected > 0 {
-			return fmt.Errorf("append rejected %d samples: %v", res.Rejected, res.Errors[0].Reason)
+		groups = append(groups, samples[i:j])
+		i = j
+	}
+	nw := max(1, min(*writers, len(groups)))
+	var appended atomic.Int64
+	errc := make(chan error, nw)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				progress("appended %d/%d samples", appended.Load(), len(samples))
+			}
 		}
-		if time.Since(lastProgress) > time.Second {
-			progress("appended %d/%d samples", i+len(b), len(samples))
-			lastProgress = time.Now()
+	}()
+	start := time.Now()
+	for w := 0; w < nw; w++ {
+		go func(w int) {
+			for g := w; g < len(groups); g += nw {
+				ss := groups[g]
+				for i := 0; i < len(ss); i += *batch {
+					b := ss[i:min(i+*batch, len(ss))]
+					res, err := db.Append(ctx, b)
+					if err != nil {
+						errc <- err
+						return
+					}
+					if res.Rejected > 0 {
+						errc <- fmt.Errorf("append rejected %d samples: %v", res.Rejected, res.Errors[0].Reason)
+						return
+					}
+					appended.Add(int64(len(b)))
+				}
+			}
+			errc <- nil
+		}(w)
+	}
+	var appendErr error
+	for w := 0; w < nw; w++ {
+		if err := <-errc; err != nil && appendErr == nil {
+			appendErr = err
 		}
+	}
+	appendDur := time.Since(start)
+	close(done)
+	if appendErr != nil {
+		db.Close()
+		return appendErr
 	}
 	t0 := time.Now()
 	if err := db.Close(); err != nil {
 		return err
 	}
 	closeDur := time.Since(t0)
-	progress("appended %d samples in %v (Append calls), close (seal) %v", len(samples), appendDur.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+	progress("appended %d samples in %v (%d writers, Append calls only), close (seal) %v", len(samples), appendDur.Round(time.Millisecond), nw, time.Since(t0).Round(time.Millisecond))
 
 	db, err = tsdb.Open(dir, opts)
 	if err != nil {
@@ -128,6 +176,7 @@ func runTSDB(args []string) error {
 		Parts:              u.Parts,
 		Sync:               "every batch",
 		BatchSamples:       *batch,
+		Writers:            nw,
 	}
 	if u.Samples != int64(len(samples)) {
 		return fmt.Errorf("stored %d samples, appended %d", u.Samples, len(samples))
