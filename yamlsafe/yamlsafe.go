@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
@@ -167,4 +168,39 @@ func snippet(line []byte) string {
 		cut--
 	}
 	return string(line[:cut]) + "..."
+}
+
+// Line returns the line of the node at a YAML path such as
+// "$.stations[2].modbus.map" (the "$." prefix is optional) in f, falling
+// back to the nearest parent present (a missing key is reported where its
+// mapping starts). It returns 0 when nothing matches or f is nil, and never
+// panics.
+func Line(f *ast.File, path string) (line int) {
+	if f == nil {
+		return 0
+	}
+	defer func() {
+		if recover() != nil {
+			line = 0
+		}
+	}()
+	if !strings.HasPrefix(path, "$") {
+		path = "$." + path
+	}
+	for p := path; p != "" && p != "$"; {
+		yp, err := yaml.PathString(p)
+		if err == nil {
+			if n, err := yp.FilterFile(f); err == nil && n != nil {
+				if tk := n.GetToken(); tk != nil && tk.Position != nil {
+					return tk.Position.Line
+				}
+			}
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i <= 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
 }

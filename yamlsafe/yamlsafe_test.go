@@ -127,3 +127,26 @@ func FuzzUnmarshal(f *testing.F) {
 		_, _ = Parse(data, 0)
 	})
 }
+
+func TestLine(t *testing.T) {
+	data := []byte("stations:\n  - id: A\n    modbus:\n      map: x.yaml\n  - id: B\n")
+	f, err := Parse(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(path string, want int) {
+		t.Helper()
+		if got := Line(f, path); got != want {
+			t.Errorf("Line(%q) = %d, want %d", path, got, want)
+		}
+	}
+	check("$.stations[0].modbus.map", 4)
+	check("stations[0].modbus.map", 4)
+	check("stations[1].modbus.map", 5) // missing: its mapping
+	check("stations[1].id", 5)
+	check("nothing", 0)
+	check("$", 0)
+	if Line(nil, "$.a") != 0 {
+		t.Error("nil file")
+	}
+}

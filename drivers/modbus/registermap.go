@@ -18,9 +18,9 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
 
 	"github.com/quantrac/quantrac/model"
+	"github.com/quantrac/quantrac/yamlsafe"
 )
 
 // RegisterType is the Modbus table a value lives in.
@@ -167,7 +167,7 @@ func ParseRegisterMap(data []byte, name string) (*RegisterMap, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("register map %s: file is empty", name)
 	}
-	if err := unmarshalYAML(data, m); err != nil {
+	if err := yamlsafe.UnmarshalStrict(data, m); err != nil {
 		var ye yaml.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil {
 			p := ye.GetToken().Position
@@ -189,18 +189,6 @@ func ParseRegisterMap(data []byte, name string) (*RegisterMap, error) {
 	return m, nil
 }
 
-// unmarshalYAML decodes strictly (unknown keys are errors) and turns a panic
-// inside the YAML library (goccy/go-yaml v1.19.2 panics on some malformed
-// input, e.g. a tagged empty node where a sequence belongs) into an error.
-func unmarshalYAML(data []byte, v any) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("malformed YAML (parser failed: %v)", p)
-		}
-	}()
-	return yaml.UnmarshalWithOptions(data, v, yaml.DisallowUnknownField())
-}
-
 // fieldError is a validation error at a YAML path such as
 // $.registers[2].data_type.
 type fieldError struct {
@@ -220,30 +208,12 @@ func fieldErr(path, format string, args ...any) error {
 // lineOf finds the line of a YAML path in data, falling back to the parent
 // path when the key itself is absent (a missing key is reported where its
 // mapping starts). It returns 0 when nothing matches.
-func lineOf(data []byte, path string) (line int) {
-	defer func() {
-		if recover() != nil {
-			line = 0
-		}
-	}()
-	f, err := parser.ParseBytes(data, 0)
+func lineOf(data []byte, path string) int {
+	f, err := yamlsafe.Parse(data, 0)
 	if err != nil {
 		return 0
 	}
-	for p := path; p != "" && p != "$"; {
-		yp, err := yaml.PathString(p)
-		if err == nil {
-			if n, err := yp.FilterFile(f); err == nil && n != nil && n.GetToken() != nil {
-				return n.GetToken().Position.Line
-			}
-		}
-		i := strings.LastIndexAny(p, ".[")
-		if i <= 0 {
-			break
-		}
-		p = p[:i]
-	}
-	return 0
+	return yamlsafe.Line(f, path)
 }
 
 // reservedLabels are set from the station, never by a map.
