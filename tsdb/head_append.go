@@ -52,11 +52,16 @@ func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendRes
 				continue
 			}
 		} else {
-			if err := smp.Validate(); err != nil {
+			// Labels equal to an existing series' were validated when it
+			// was created; only new label sets need the full check.
+			var err error
+			if s, err = db.getOrCreate(smp.Labels, &newSer); err == nil {
+				err = checkValue(smp)
+			}
+			if err != nil {
 				res.Reject(i, err)
 				continue
 			}
-			s = db.getOrCreate(smp.Labels, &newSer)
 			prevLabels, prevSeries = smp.Labels, s
 		}
 		if smp.T < cutoff {
@@ -132,15 +137,18 @@ func checkValue(s *model.Sample) error {
 	return nil
 }
 
-// getOrCreate finds the series of ls or creates it, recording it in newSer
-// for the WAL. Caller holds appendMu.
-func (db *DB) getOrCreate(ls model.Labels, newSer *[]walSeries) *memSeries {
+// getOrCreate finds the series of ls or, when ls is valid, creates it,
+// recording it in newSer for the WAL. Caller holds appendMu.
+func (db *DB) getOrCreate(ls model.Labels, newSer *[]walSeries) (*memSeries, error) {
 	h := db.idx.hash(&db.hasher, ls)
 	db.mu.RLock()
 	s := db.idx.get(h, ls)
 	db.mu.RUnlock()
 	if s != nil {
-		return s
+		return s, nil
+	}
+	if err := ls.Validate(); err != nil {
+		return nil, err
 	}
 	own := make(model.Labels, len(ls))
 	copy(own, ls)
@@ -150,5 +158,5 @@ func (db *DB) getOrCreate(ls model.Labels, newSer *[]walSeries) *memSeries {
 	s = db.idx.add(ref, h, own)
 	db.mu.Unlock()
 	*newSer = append(*newSer, walSeries{ref: ref, labels: own})
-	return s
+	return s, nil
 }
