@@ -180,8 +180,11 @@ registers:
 	pool := NewPool(PoolOptions{ReconnectMin: 20 * time.Millisecond})
 	defer pool.Close()
 	addr := "rtu://" + dev + "?baud=19200&parity=N&stop=1"
-	d1 := newDevice(t, addr, 1, m, pool, nil)
-	d2 := newDevice(t, addr, 2, m, pool, nil)
+	// Live slaves get a generous timeout: under -race on a loaded 2-core
+	// machine the pseudo-terminal and the responder can take over 500 ms.
+	slow := func(c *Config) { c.Timeout = 5 * time.Second }
+	d1 := newDevice(t, addr, 1, m, pool, slow)
+	d2 := newDevice(t, addr, 2, m, pool, slow)
 	dead := newDevice(t, addr, 7, m, pool, func(c *Config) { c.Timeout = 300 * time.Millisecond })
 
 	// Three slaves on one port polled at once: the port lock keeps frames
@@ -226,7 +229,7 @@ registers:
 
 	// Exception over RTU.
 	bad := mustMap(t, "registers:\n  - {metric: x, type: holding, address: 500, data_type: uint16}\n")
-	d3 := newDevice(t, addr, 1, bad, pool, nil)
+	d3 := newDevice(t, addr, 1, bad, pool, slow)
 	_, err := d3.Poll(context.Background(), time.Now())
 	var ee *ExceptionError
 	if !errors.As(err, &ee) || !strings.Contains(err.Error(), "illegal data address 40501 on station HN-01 slave 1") {
@@ -311,7 +314,7 @@ func TestASCIIOverPty(t *testing.T) {
 		}
 	}
 	serveASCII(t, peer, img)
-	d := newDevice(t, "ascii://"+dev+"?baud=9600&data=8&parity=N", 5, m, nil, nil)
+	d := newDevice(t, "ascii://"+dev+"?baud=9600&data=8&parity=N", 5, m, nil, func(c *Config) { c.Timeout = 5 * time.Second })
 	s, err := d.Poll(context.Background(), time.Now())
 	if err != nil {
 		t.Fatal(err)
