@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
 
 	"github.com/quantrac/quantrac/collector/queue"
 	"github.com/quantrac/quantrac/model"
+	"github.com/quantrac/quantrac/yamlsafe"
 )
 
 // Config is the collector's YAML configuration (configs/collector.yaml
@@ -232,7 +232,10 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		return nil, fmt.Errorf("collector config %s: file is empty", name)
 	}
 	c := &Config{}
-	if err := yaml.UnmarshalWithOptions(data, c, yaml.DisallowUnknownField()); err != nil {
+	if err := yamlsafe.UnmarshalStrict(data, c); err != nil {
+		if errors.Is(err, yamlsafe.ErrMalformed) {
+			return nil, fmt.Errorf("collector config %s: %w", name, err)
+		}
 		var ye yaml.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil {
 			p := ye.GetToken().Position
@@ -273,24 +276,11 @@ func fieldErr(path, format string, args ...any) error {
 
 // lineOf finds the line of a YAML path, falling back to its parents.
 func lineOf(data []byte, path string) int {
-	f, err := parser.ParseBytes(data, 0)
+	f, err := yamlsafe.Parse(data, 0)
 	if err != nil {
 		return 0
 	}
-	for p := path; p != "" && p != "$"; {
-		yp, err := yaml.PathString(p)
-		if err == nil {
-			if n, err := yp.FilterFile(f); err == nil && n != nil && n.GetToken() != nil {
-				return n.GetToken().Position.Line
-			}
-		}
-		i := strings.LastIndexAny(p, ".[")
-		if i <= 0 {
-			break
-		}
-		p = p[:i]
-	}
-	return 0
+	return yamlsafe.Line(f, path)
 }
 
 // lineOfValue finds the line of the quoted value named in a decode error

@@ -53,6 +53,9 @@ func TestConfigErrors(t *testing.T) {
 	}
 	f(baseConfig, "")
 	f("", "file is empty")
+	// goccy/go-yaml v1.19.2 panics on a tagged empty node where a sequence belongs.
+	f("stations:\n  ! 0\n0000000008:", `: yaml parser failed on malformed input near line 2 "  ! 0"`)
+	f("registers:\n  ! 0\n0000000008:", "c.yaml")
 	f(strings.Replace(baseConfig, "data_dir: data\n", "", 1), "data_dir: required")
 	f(strings.Replace(baseConfig, "type: api", "type: kafka", 1), ":2: sink.type: unknown sink \"kafka\"")
 	f(strings.Replace(baseConfig, "kind: air", "kind: volcano", 1), ":5: stations[0].kind: unknown kind")
@@ -71,6 +74,24 @@ func TestConfigErrors(t *testing.T) {
 	f(baseConfig+"queue: {fsync: sometimes}\n", "queue.fsync: unknown fsync policy")
 	f(baseConfig+"mqtt: {broker: \"tcp://127.0.0.1:1883\", client_id: c, subscriptions: [{topic: a/b, format: xml}]}\n", "mqtt.subscriptions[0].format: unknown format \"xml\"")
 	f(strings.Replace(baseConfig, "type: api, url: \"http://127.0.0.1:8080\"", "type: victoriametrics, url: \"http://127.0.0.1:8428\", account_id: \"x1\"", 1), "sink.account_id")
+}
+
+// FuzzParseConfig: no input makes the config parser panic, and every error
+// names the file.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(baseConfig))
+	f.Add([]byte("stations:\n  ! 0\n0000000008:"))
+	f.Add([]byte("registers:\n  ! 0\n0000000008:"))
+	if data, err := os.ReadFile(filepath.Join("..", "configs", "collector.yaml")); err == nil {
+		f.Add(data)
+	}
+	dir := f.TempDir()
+	name := filepath.Join(dir, "fuzz.yaml")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := ParseConfig(data, name); err != nil && !strings.Contains(err.Error(), name) {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+	})
 }
 
 func TestShard(t *testing.T) {
