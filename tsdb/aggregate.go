@@ -201,6 +201,7 @@ func (r *reader) aggregate(s *memSeries, p *aggPlan, level int, dst []model.Poin
 	}
 	// Points not yet in parts (head, parts being sealed) force raw buckets.
 	clear(r.rolls) // rollups decoded for the previous series
+	r.curRef = s.ref
 	extra, err := r.unsealedPoints(s, p.firstB, p.end-1)
 	if err != nil {
 		return nil, err
@@ -305,15 +306,21 @@ func (r *reader) rollupsOf(p *part, e *partSeries) (decodedRollups, error) {
 	if d, ok := r.rolls[p]; ok {
 		return d, nil
 	}
-	h, d, err := p.rollups(&r.dec, e)
-	if err != nil {
-		return decodedRollups{}, err
+	key := rollupCacheKey{p, r.curRef}
+	d, ok := r.db.rollCache.get(key)
+	if !ok {
+		h, dl, err := p.rollups(&r.dec, e)
+		if err != nil {
+			return decodedRollups{}, err
+		}
+		d = decodedRollups{hourly: h, daily: dl}
+		r.db.rollCache.put(key, d)
 	}
 	if r.rolls == nil {
 		r.rolls = map[*part]decodedRollups{}
 	}
-	r.rolls[p] = decodedRollups{hourly: h, daily: d}
-	return r.rolls[p], nil
+	r.rolls[p] = d
+	return d, nil
 }
 
 // aggregateRaw computes buckets starting in [from, to) from raw points.

@@ -136,6 +136,7 @@ func (db *DB) mergePartition(ctx context.Context, pt *partition, parts []*part) 
 	if err != nil {
 		return fmt.Errorf("merge partition %s: %w", partitionDirName(pt.start), err)
 	}
+	np.cache = db.rollCache
 	if len(np.series) != len(written) {
 		np.obsolete.Store(true)
 		np.decRef()

@@ -51,6 +51,8 @@ type DB struct {
 	lockF   *os.File
 	partSeq atomic.Uint64
 
+	rollCache *rollupCache
+
 	stats Stats
 }
 
@@ -102,6 +104,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		sealCh: make(chan struct{}, 1),
 		lockF:  lockF,
 	}
+	db.rollCache = newRollupCache(opts.RollupCacheBytes)
 	db.maxT.Store(math.MinInt64)
 	fail := func(err error) (*DB, error) {
 		db.closeParts()

@@ -75,6 +75,10 @@ type Options struct {
 	ColdCompressLevel int
 	ColdAfter         time.Duration
 
+	// RollupCacheBytes bounds the memory of decoded rollups kept for
+	// repeated queries; 0 disables the cache.
+	RollupCacheBytes int64
+
 	// MaxBatchSamples rejects the part of a batch beyond this many samples.
 	MaxBatchSamples int
 }
@@ -101,6 +105,7 @@ func DefaultOptions() Options {
 		RollupLocation:    loc,
 		MaxBatchSamples:   1 << 20,
 		CompressLevel:     3,
+		RollupCacheBytes:  64 << 20,
 		ColdCompressLevel: 19,
 		ColdAfter:         24 * time.Hour,
 	}

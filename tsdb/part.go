@@ -76,6 +76,7 @@ type part struct {
 	level      int
 	refs       atomic.Int64 // part sets holding it
 	obsolete   atomic.Bool  // remove the file when refs reach 0
+	cache      *rollupCache // entries to drop when the part goes
 	dataBytes  int64        // bytes of sample frames
 	rollBytes  int64        // bytes of rollup frames
 }
@@ -83,6 +84,9 @@ type part struct {
 func (p *part) decRef() {
 	if p.refs.Add(-1) != 0 {
 		return
+	}
+	if p.cache != nil {
+		p.cache.dropPart(p)
 	}
 	if p.data != nil {
 		syscall.Munmap(p.data)

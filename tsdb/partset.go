@@ -195,6 +195,7 @@ func (db *DB) loadParts() error {
 				os.Rename(path, path+".broken")
 				continue
 			}
+			p.cache = db.rollCache
 			if p.maxT > db.maxT.Load() {
 				db.maxT.Store(p.maxT)
 			}

@@ -10,14 +10,15 @@ import (
 // being sealed and the live head, merged with later sources winning on
 // equal timestamps. Buffers are reused across series.
 type reader struct {
-	db    *DB
-	ps    *partSet
-	out   []model.Point
-	tmp   []model.Point
-	head  []model.Point
-	extra []model.Point
-	rolls map[*part]decodedRollups // of the current series
-	dec   blockDecoder
+	db     *DB
+	ps     *partSet
+	out    []model.Point
+	tmp    []model.Point
+	head   []model.Point
+	extra  []model.Point
+	rolls  map[*part]decodedRollups // of the current series
+	curRef uint32
+	dec    blockDecoder
 }
 
 var readerPool sync.Pool

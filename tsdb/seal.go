@@ -147,6 +147,7 @@ func (db *DB) buildPart(start int64, series []sealedSeries) (*part, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.cache = db.rollCache
 	if len(p.series) != len(series) {
 		p.obsolete.Store(true)
 		p.decRef()
