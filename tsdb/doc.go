@@ -110,7 +110,8 @@
 // the rollup zone (or a zone with the same fixed offset over the range), every partition under it has the series in one part, and
 // no unsealed sample falls in it; otherwise it reads raw samples. Merging
 // parts recomputes rollups, so late writes are reflected once compacted and
-// answered from raw data until then.
+// answered from raw data until then. Decoded rollups are kept in a
+// least-recently-used cache bounded by Options.RollupCacheBytes.
 //
 // # Compatibility
 //
