@@ -55,9 +55,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
 	lvl, err := zerolog.ParseLevel(*level)
-	if err != nil {
-		return fmt.Errorf("-log-level: %w", err)
+	if err != nil || *level == "" {
+		return fmt.Errorf("-log-level %q: want debug, info, warn or error", *level)
+	}
+	if *speed < 0 || *speed > 1e6 {
+		return fmt.Errorf("-speed %g: want simulated seconds per wall second, 0 < speed <= 1e6 (0: the scenario's)", *speed)
+	}
+	if *basePort > 65535 || *basePort < -1 {
+		return fmt.Errorf("-modbus-base-port %d: want a port 1..65535, or 0 for free ports", *basePort)
+	}
+	if *statusEvery < 0 {
+		return fmt.Errorf("-status %s: want a positive interval, or 0 for no status line", *statusEvery)
 	}
 	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}).Level(lvl).With().Timestamp().Logger()
 
