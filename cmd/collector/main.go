@@ -51,6 +51,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags start with -; the only subcommand is probe, first)", fs.Arg(0))
+	}
+	lvl, err := zerolog.ParseLevel(*logLevel)
+	if err != nil || *logLevel == "" {
+		return fmt.Errorf("-log-level %q: want debug, info, warn or error", *logLevel)
+	}
 	load := func() (*collector.Config, error) {
 		cfg, err := collector.LoadConfig(*configPath)
 		if err != nil {
@@ -67,6 +74,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg, err := load()
 	if err != nil {
 		return err
+	}
+	if cfg.Listen != "" {
+		if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+			return fmt.Errorf("listen address %q (-listen or the config's listen): want host:port, e.g. 127.0.0.1:9101: %w", cfg.Listen, err)
+		}
 	}
 	if *check {
 		// Register maps are parsed too: their errors name the map file and line.
@@ -88,10 +100,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s: ok, %d stations (%d in this shard), sink %s\n", *configPath, len(cfg.Stations), owned, cfg.Sink.Type)
 		return nil
-	}
-	lvl, err := zerolog.ParseLevel(*logLevel)
-	if err != nil {
-		return fmt.Errorf("-log-level: %w", err)
 	}
 	log := zerolog.New(stderr).Level(lvl).With().Timestamp().Logger()
 

@@ -45,6 +45,19 @@ func TestCheck(t *testing.T) {
 	if err := run([]string{"-check", "-config", withMap}, &out, &errb); err == nil || !strings.Contains(err.Error(), "m.yaml:5") {
 		t.Fatalf("broken map: %v", err)
 	}
+	// Bad flags are named even with -check, before anything starts.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-check", "-config", example, "-log-level", "loud"}, `-log-level "loud": want debug, info, warn or error`},
+		{[]string{"-check", "-config", example, "-listen", "nonsense"}, `listen address "nonsense"`},
+		{[]string{"-check", "-config", example, "extra"}, `unexpected argument "extra"`},
+	} {
+		if err := run(tc.args, &out, &errb); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
 	if err := run([]string{"probe", "snmp"}, &out, &errb); err == nil {
 		t.Fatal("probe of an unknown protocol accepted")
 	}
