@@ -53,6 +53,11 @@ func parseAddress(s string) (endpoint, error) {
 	if s == "" {
 		return endpoint{}, errors.New("missing address: want tcp://host:port, rtu:///dev/ttyX?baud=9600 or ascii:///dev/ttyX")
 	}
+	if !strings.Contains(s, "://") {
+		// "10.0.0.5:502" or "/dev/ttyUSB0": say what is missing instead of
+		// the URL parser's "first path segment cannot contain colon".
+		return endpoint{}, fmt.Errorf("address %q: missing scheme: want tcp://host:port, rtu:///dev/ttyX?baud=9600 or ascii:///dev/ttyX", s)
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return endpoint{}, fmt.Errorf("address %q: %w", s, err)

@@ -411,6 +411,9 @@ func TestConfigErrors(t *testing.T) {
 	}
 	f(testStation, Config{SlaveID: 1}, "missing address")
 	f(testStation, Config{Address: "udp://x:1", SlaveID: 1}, `unknown scheme "udp"`)
+	f(testStation, Config{Address: "127.0.0.1:15020", SlaveID: 1}, `address "127.0.0.1:15020": missing scheme: want tcp://host:port`)
+	f(testStation, Config{Address: "localhost:502", SlaveID: 1}, `missing scheme`)
+	f(testStation, Config{Address: "/dev/ttyUSB0", SlaveID: 1}, `missing scheme`)
 	f(testStation, Config{Address: "tcp://x:99999", SlaveID: 1}, "bad port")
 	f(testStation, Config{Address: "rtu:///dev/ttyUSB0?baud=1234", SlaveID: 1}, `baud "1234"`)
 	f(testStation, Config{Address: "rtu:///dev/ttyUSB0?parity=X", SlaveID: 1}, `parity "X"`)
