@@ -50,6 +50,7 @@ func clusterBin(t *testing.T) string {
 // vmCluster is the cluster started by scripts/scaleout-cluster.
 type vmCluster struct {
 	insertURL, selectURL string
+	dataDir              string
 }
 
 // startCluster runs scripts/scaleout-cluster start on a free port base and
@@ -74,7 +75,7 @@ func startCluster(t *testing.T) vmCluster {
 	if err != nil {
 		t.Fatalf("scripts/scaleout-cluster start: %v\n%s", err, out)
 	}
-	var c vmCluster
+	c := vmCluster{dataDir: dir}
 	for _, line := range strings.Split(string(out), "\n") {
 		if v, ok := strings.CutPrefix(line, "QUANTRAC_VMINSERT_URL="); ok {
 			c.insertURL = v
@@ -256,7 +257,7 @@ func TestScaleOutCluster(t *testing.T) {
 	for _, c := range shards {
 		c.start()
 	}
-	time.Sleep(dur(15*time.Second, 60*time.Second))
+	time.Sleep(dur(25*time.Second, 60*time.Second))
 	from, to := start.Add(3*time.Second), time.Now().Add(-3*time.Second)
 	ids := stationIDs(sim.Stations())
 	windows := map[string][]window{}
@@ -289,13 +290,41 @@ func TestScaleOutCluster(t *testing.T) {
 	}
 	compared := []string{fmt.Sprintf("raw points %d", len(ce))}
 
-	// Aggregates in local time, latest values, label values, PromQL.
-	agg := url.Values{"match": {"water_level_m"}, "from": raw["from"], "to": raw["to"], "step": {"5s"}, "agg": {"avg"}, "tz": {"Asia/Ho_Chi_Minh"}}
+	// Aggregates in local time on whole buckets, then on a window that
+	// starts and ends inside buckets.
+	af, at5 := (from.UnixMilli()/5000+1)*5000, to.UnixMilli()/5000*5000-1
+	agg := url.Values{"match": {"water_level_m"}, "from": {strconv.FormatInt(af, 10)}, "to": {strconv.FormatInt(at5, 10)},
+		"step": {"5s"}, "agg": {"avg"}, "tz": {"Asia/Ho_Chi_Minh"}}
 	ge, gv := apiSeries(t, emb.URL(), emb.admin, agg).canonical(), apiSeries(t, vm.URL(), vm.admin, agg).canonical()
 	if len(ge) == 0 || len(diff(ge, gv, 1)) > 0 || len(diff(gv, ge, 1)) > 0 {
 		t.Errorf("avg by 5s differs: embedded %d buckets, VictoriaMetrics %d; e.g. %v / %v", len(ge), len(gv), diff(ge, gv, 3), diff(gv, ge, 3))
 	}
 	compared = append(compared, fmt.Sprintf("5s averages %d", len(ge)))
+	agg.Set("from", strconv.FormatInt(af-2500, 10))
+	agg.Set("to", strconv.FormatInt(at5-2500, 10))
+	pe, pv := apiSeries(t, emb.URL(), emb.admin, agg), apiSeries(t, vm.URL(), vm.admin, agg)
+	if d := diff(pe.canonical(), pv.canonical(), 3); len(d) > 0 {
+		// Which one averaged exactly the raw points inside [from, to]?
+		rawAvg := func(bucket int64) float64 {
+			sum, n := 0.0, 0
+			for _, se := range aEmb.Series {
+				if se.Labels[model.MetricName] != "water_level_m" {
+					continue
+				}
+				for _, p := range se.Points {
+					tt, v, ok := point(p)
+					if ok && tt >= bucket && tt < bucket+5000 && tt >= af-2500 && tt <= at5-2500 {
+						sum, n = sum+v, n+1
+					}
+				}
+			}
+			return sum / float64(n)
+		}
+		var first int64
+		fmt.Sscanf(d[0][strings.LastIndex(d[0][:strings.LastIndex(d[0], " ")], " ")+1:], "%d", &first)
+		knownBug(t, fmt.Sprintf("partial buckets differ between backends for from/to inside a bucket: embedded %v, victoriametrics %v; "+
+			"the average of the raw points inside [from, to] for bucket %d is %.9g", d, diff(pv.canonical(), pe.canonical(), 3), first, rawAvg(first)))
+	}
 	get := func(a *apiServer, token, path string) string {
 		var v any
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -399,6 +428,19 @@ func TestScaleOutCluster(t *testing.T) {
 		if err := c.p.stop(); err != nil {
 			t.Errorf("%s stop: %v", c.name, err)
 		}
+	}
+	// Messages of the other shard's MQTT stations should be skipped and
+	// counted (quantrac_collector_other_shard_samples_total), not logged as
+	// bad messages.
+	bad := 0
+	for _, c := range shards {
+		b, _ := os.ReadFile(c.logPath)
+		bad += strings.Count(string(b), "mqtt: bad message")
+	}
+	if bad > 0 {
+		knownBug(t, fmt.Sprintf("collector/collector.go: with shard set, the station table handed to the MQTT driver holds only this shard's stations, "+
+			"so every message of the other shard's MQTT stations fails decoding (\"no kind label\") and is logged as a bad message (%d here) "+
+			"instead of being counted as another shard's", bad))
 	}
 	report(row{Scenario: "scale-out: 2 shards → VM cluster (2 storage nodes)", Cycles: 1, tally: tlVM,
 		Note: "VictoriaMetrics mode equals embedded mode on: " + strings.Join(compared, ", ") + "; HN token sees HN only; tenant 1 = HN, 2 = HP"})
