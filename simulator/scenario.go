@@ -12,6 +12,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/quantrac/quantrac/model"
+	"github.com/quantrac/quantrac/yamlsafe"
 )
 
 // Transports a station can use.
@@ -218,7 +219,7 @@ func ParseScenario(data []byte, name, dir string) (*Scenario, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("scenario %s: file is empty", name)
 	}
-	if err := yaml.UnmarshalWithOptions(data, sc, yaml.DisallowUnknownField()); err != nil {
+	if err := yamlsafe.UnmarshalStrict(data, sc); err != nil {
 		var ye yaml.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil {
 			p := ye.GetToken().Position

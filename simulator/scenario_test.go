@@ -115,6 +115,9 @@ func TestScenarioErrors(t *testing.T) {
 	f("fault station", st("")+"faults:\n  - {station: S-9, kind: stuck}\n", "S-9")
 	f("units per port", "modbus: {units_per_port: 300}\n", "units_per_port")
 	f("beijing start", "beijing: {start: 2016-13-01}\n", "beijing.start")
+	// goccy/go-yaml v1.19.2 panics on a tagged empty node where a sequence belongs.
+	f("parser panic", "stations:\n  ! 0\n0000000008:", `scenario test.yaml: yaml parser failed on malformed input near line 2 "  ! 0"`)
+	f("parser panic faults", "faults:\n  ! 0\n0000000008:", "scenario test.yaml:")
 
 	// Start-time errors name the thing.
 	sc, err := ParseScenario([]byte("stations:\n  - {id: S-1, kind: air, province: HN, transport: modbus, map: nope}\n"), "x", t.TempDir())
@@ -130,6 +133,23 @@ func TestScenarioErrors(t *testing.T) {
 	if _, err := Start(context.Background(), sc, DefaultOptions()); err == nil || !strings.Contains(err.Error(), "whole seconds") {
 		t.Errorf("txt interval: %v", err)
 	}
+}
+
+// FuzzParseScenario: no input makes the scenario parser panic, and every
+// error names the file.
+func FuzzParseScenario(f *testing.F) {
+	f.Add([]byte("stations:\n  - {id: S-1, kind: air, province: HN, transport: mqtt}\n"))
+	f.Add([]byte("stations:\n  ! 0\n0000000008:"))
+	f.Add([]byte("registers:\n  ! 0\n0000000008:"))
+	if data, err := os.ReadFile("../configs/demo/scenario.yaml"); err == nil {
+		f.Add(data)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := ParseScenario(data, "fuzz.yaml", dir); err != nil && !strings.Contains(err.Error(), "fuzz.yaml") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+	})
 }
 
 func TestGenerateScale(t *testing.T) {
