@@ -33,7 +33,9 @@ type DB struct {
 	rec      []byte
 	newSer   []walSeries
 	accepted []acceptedSample
-	nextRef  uint32
+	// batchSeries maps label slices seen in the current batch to series.
+	batchSeries map[*model.Label]batchSeriesEntry
+	nextRef     uint32
 
 	mu     sync.RWMutex // guards idx and parts
 	idx    *seriesIndex

@@ -24,6 +24,13 @@ func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendRes
 		db.appendMu.Unlock()
 		return res, ErrClosed
 	}
+	// Label slices seen in this batch, by the address of their first
+	// label: a batch cannot change under us, so the same slice is the same
+	// series. Reset per batch because callers reuse their slices.
+	if db.batchSeries == nil {
+		db.batchSeries = make(map[*model.Label]batchSeriesEntry)
+	}
+	clear(db.batchSeries)
 	body := db.body[:0]
 	newSer := db.newSer[:0]
 	acc := db.accepted[:0]
@@ -51,6 +58,14 @@ func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendRes
 				res.Reject(i, err)
 				continue
 			}
+		} else if c, ok := db.batchSeries[labelsKey(smp.Labels)]; ok && len(c.labels) == len(smp.Labels) {
+			// The same label slice earlier in this batch.
+			s = c.s
+			if err := checkValue(smp); err != nil {
+				res.Reject(i, err)
+				continue
+			}
+			prevLabels, prevSeries = smp.Labels, s
 		} else {
 			// Labels equal to an existing series' were validated when it
 			// was created; only new label sets need the full check.
@@ -63,6 +78,9 @@ func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendRes
 				continue
 			}
 			prevLabels, prevSeries = smp.Labels, s
+			if len(smp.Labels) > 0 {
+				db.batchSeries[&smp.Labels[0]] = batchSeriesEntry{labels: smp.Labels, s: s}
+			}
 		}
 		if smp.T < cutoff {
 			db.stats.RejectedRetention.Add(1)
@@ -119,6 +137,19 @@ func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendRes
 		}
 	}
 	return res, nil
+}
+
+type batchSeriesEntry struct {
+	labels model.Labels
+	s      *memSeries
+}
+
+// labelsKey is the address of the first label (nil for empty labels).
+func labelsKey(ls model.Labels) *model.Label {
+	if len(ls) == 0 {
+		return nil
+	}
+	return &ls[0]
 }
 
 // sameLabels is true when a and b are the same slice (the common case of a
