@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"time"
+	_ "time/tzdata" // the example runs where the system has no zoneinfo
 
 	"github.com/quantrac/quantrac/model"
 	"github.com/quantrac/quantrac/tsdb"
