@@ -8,7 +8,7 @@ import (
 	"os"
 	"sort"
 
-	"github.com/goccy/go-yaml"
+	"github.com/quantrac/quantrac/yamlsafe"
 )
 
 const decision05 = "Decision 05/2020/QĐ-TTg"
@@ -157,8 +157,10 @@ type floodFile struct {
 // Unknown keys are errors; name is used in messages.
 func ParseFloodStations(data []byte, name string) ([]FloodStation, error) {
 	var f floodFile
-	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
-	if err := dec.Decode(&f); err != nil {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("flood levels %s: file is empty", name)
+	}
+	if err := yamlsafe.UnmarshalStrict(data, &f); err != nil {
 		return nil, fmt.Errorf("flood levels %s: %w", name, err)
 	}
 	seen := map[string]bool{}

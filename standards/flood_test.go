@@ -79,6 +79,10 @@ stations:
 		"unknown key": "stations:\n  - station: X\n    levels: [1, 2, 3]\n    level4: 5\n",
 		"duplicate":   "stations:\n  - station: X\n    levels: [1, 2, 3]\n  - station: X\n    levels: [1, 2, 3]\n",
 		"syntax":      "stations: [",
+		"empty":       "",
+		// goccy/go-yaml v1.19.2 panics on a tagged empty node where a sequence belongs.
+		"parser panic": "stations:\n  ! 0\n0000000008:",
+		"levels panic": "stations:\n  - station: X\n    levels:\n      ! 0\n0000000008:",
 	}
 	for name, text := range bad {
 		_, err := ParseFloodStations([]byte(text), "bad.yaml")
@@ -86,9 +90,28 @@ stations:
 			t.Errorf("%s: err = %v; want an error naming the file", name, err)
 		}
 	}
+	if _, err := ParseFloodStations([]byte(bad["parser panic"]), "bad.yaml"); err == nil ||
+		!strings.Contains(err.Error(), `flood levels bad.yaml: yaml parser failed on malformed input near line 2 "  ! 0"`) {
+		t.Errorf("parser panic: %v", err)
+	}
 	if _, err := LoadFloodTable(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Error("missing file must fail")
 	}
+}
+
+// FuzzParseFloodStations: no input makes the flood file parser panic, and
+// every error names the file.
+func FuzzParseFloodStations(f *testing.F) {
+	f.Add([]byte("stations:\n  - station: X\n    levels: [1, 2, 3]\n"))
+	f.Add([]byte("stations:\n  ! 0\n0000000008:"))
+	if data, err := os.ReadFile(filepath.Join("..", "configs", "standards-flood-stations.example.yaml")); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := ParseFloodStations(data, "fuzz.yaml"); err != nil && !strings.Contains(err.Error(), "fuzz.yaml") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+	})
 }
 
 // The example config shipped in configs/ parses.
