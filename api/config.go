@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/quantrac/quantrac/model"
+	"github.com/quantrac/quantrac/yamlsafe"
 )
 
 // Storage backends.
@@ -178,11 +178,7 @@ func LoadConfig(path string) (Config, error) {
 // ParseConfig parses YAML over DefaultConfig; name labels errors.
 func ParseConfig(data []byte, name string) (Config, error) {
 	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
-	if err := dec.Decode(&cfg); err != nil {
-		if err.Error() == "EOF" {
-			return cfg, nil
-		}
+	if err := yamlsafe.UnmarshalStrict(data, &cfg); err != nil {
 		return Config{}, fmt.Errorf("api config %s: %s", name, yaml.FormatError(err, false, true))
 	}
 	if err := cfg.Validate(); err != nil {

@@ -39,6 +39,13 @@ func TestConfigErrors(t *testing.T) {
 	f("limits: {max_points: -1}\n", "max_points")
 	f("tls: {cert_file: a.pem}\n", "both")
 	f("stations: {stale_after: 2h, offline_after: 1h}\n", "offline_after")
+	// goccy/go-yaml v1.19.2 panics on a tagged empty node where a sequence belongs.
+	f("cors:\n  allow_origins:\n    ! 0\n0000000008:", `api config test.yaml: yaml parser failed on malformed input near line 3 "    ! 0"`)
+	for _, empty := range []string{"", "# nothing set\n"} {
+		if _, err := ParseConfig([]byte(empty), "test.yaml"); err != nil {
+			t.Fatalf("config %q: %v", empty, err)
+		}
+	}
 }
 
 func TestGrafanaProvisioningParses(t *testing.T) {
@@ -58,4 +65,19 @@ func TestGrafanaProvisioningParses(t *testing.T) {
 	if len(f.Datasources) != 1 || f.Datasources[0].Type != "prometheus" || f.Datasources[0].URL == "" {
 		t.Fatalf("datasources: %+v", f.Datasources)
 	}
+}
+
+// FuzzParseConfig: no input makes the config parser panic, and every error
+// names the file.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("http: 127.0.0.1:8080\nstorage: tsdb\n"))
+	f.Add([]byte("cors:\n  allow_origins:\n    ! 0\n0000000008:"))
+	if data, err := os.ReadFile("../configs/api.yaml"); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := ParseConfig(data, "fuzz.yaml"); err != nil && !strings.Contains(err.Error(), "fuzz.yaml") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+	})
 }
