@@ -79,6 +79,7 @@ type part struct {
 	cache      *rollupCache // entries to drop when the part goes
 	dataBytes  int64        // bytes of sample frames
 	rollBytes  int64        // bytes of rollup frames
+	samples    int64        // points in all blocks
 }
 
 func (p *part) decRef() {
@@ -272,6 +273,9 @@ func openPart(path string, seq uint64, pstart int64, seriesOf func(i int, e *par
 		}
 		e.labels = ms.labels // share one copy of the labels
 		p.series[ms.ref] = e
+		for _, b := range e.blocks {
+			p.samples += int64(b.count)
+		}
 		p.minT = min(p.minT, e.minT)
 		p.maxT = max(p.maxT, e.maxT)
 	}

@@ -24,11 +24,7 @@ func (db *DB) Usage() Usage {
 			u.DataBytes += p.dataBytes
 			u.RollupBytes += p.rollBytes
 			u.PartBytes += p.size
-			for _, e := range p.series {
-				for _, b := range e.blocks {
-					u.Samples += int64(b.count)
-				}
-			}
+			u.Samples += p.samples
 		}
 	}
 	return u
