@@ -192,6 +192,7 @@ func TestFaultBadInputStorm(t *testing.T) {
 		windows[id] = []window{{start.UnixMilli(), end.Add(-2 * time.Second).UnixMilli()}}
 	}
 	exp := expectFromTruth(t, sim, ids, windows)
+	excused := excuse(t, exp, c)
 	waitFor(t, 60*time.Second, "the good data sent during the storm", func() bool { return rec.covers(exp) == 0 })
 	if err := c.p.stop(); err != nil {
 		t.Errorf("collector stop: %v", err)
@@ -209,7 +210,7 @@ func TestFaultBadInputStorm(t *testing.T) {
 	sort.Strings(codes)
 	report(row{Scenario: "bad input storm", Cycles: 1, tally: tl,
 		Note: fmt.Sprintf("%s of bad requests to the api answered %s (-1: connection closed; 200: a batch answered stored 0 with its samples rejected one by one); %d raw garbage connections to %d Modbus, MQTT and status ports",
-			span, strings.Join(codes, " "), rawSent, len(ports))})
+			span, strings.Join(codes, " "), rawSent, len(ports)) + excused})
 }
 
 // TestAPIHugeSubquery sends one PromQL subquery of a year at 1 ms
