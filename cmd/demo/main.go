@@ -219,6 +219,13 @@ func startStack(parent context.Context, c stackConfig) (*stack, error) {
 		return fail(fmt.Errorf("simulator: %w", err))
 	}
 
+	// a day of history, so charts and the AQI job have something to show
+	n, err := backfill(ctx, s.Sim, s.API.Store())
+	if err != nil {
+		return fail(err)
+	}
+	c.Log.Info().Int("samples", n).Dur("span", backfillSpan).Msg("history loaded")
+
 	// collector, configured from what the simulator serves.
 	ccPath := filepath.Join(c.DataDir, "collector.yaml")
 	err = s.Sim.WriteCollectorConfig(simulator.CollectorConfigOptions{
