@@ -42,8 +42,9 @@ func TestAlertingWired(t *testing.T) {
 		`{"series":[{"labels":{"__name__":"pm25_ugm3","station":"HN-01","province":"HN","kind":"air"},"t":[%d],"v":[150]}]}`, now)))
 	var list struct {
 		Alerts []struct {
-			ID    uint64 `json:"id"`
-			State string `json:"state"`
+			ID      uint64 `json:"id"`
+			State   string `json:"state"`
+			Message string `json:"message"`
 		} `json:"alerts"`
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -61,6 +62,12 @@ func TestAlertingWired(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The station was registered after the server started: its name, not
+	// its id, must be in the message (the engine once knew only the
+	// stations of start-up).
+	if msg := list.Alerts[0].Message; !strings.Contains(msg, "Trạm Hoàn Kiếm") {
+		t.Errorf("alert message %q lacks the station name registered after start", msg)
+	}
 	id := list.Alerts[0].ID
 	r := ts.mustDo(200, "POST", fmt.Sprintf("/api/v1/alerts/%d/ack", id), "", []byte(`{"by":"trực ban","note":"đã gọi trạm"}`), "Content-Type", "application/json")
 	if !strings.Contains(string(r.body), "acknowledged") {
@@ -68,6 +75,13 @@ func TestAlertingWired(t *testing.T) {
 	}
 	ts.mustDo(200, "GET", "/api/v1/oncall/now", "", nil)
 	ts.mustDo(200, "GET", "/api/v1/rules", "", nil)
+	// Each alerting metric once: the engine writes its own.
+	m := ts.mustDo(200, "GET", "/metrics", "", nil)
+	for _, name := range []string{"quantrac_alerting_evaluations_total ", "quantrac_alerting_dropped_samples_total "} {
+		if n := strings.Count(string(m.body), "\n"+name); n != 1 {
+			t.Errorf("/metrics has %s %d times, want once", name, n)
+		}
+	}
 }
 
 func TestAQIJobWired(t *testing.T) {

@@ -51,8 +51,7 @@ func (s *Server) handleMetrics(c *fiber.Ctx) error {
 		metrics.WriteCounterUint64(w, "quantrac_tsdb_compactions_total", uint64(st.Compactions.Load()))
 	}
 	if s.alerts != nil {
-		metrics.WriteCounterUint64(w, "quantrac_alerting_dropped_samples_total", uint64(s.alerts.Dropped()))
-		metrics.WriteCounterUint64(w, "quantrac_alerting_evaluations_total", uint64(s.alerts.Evaluations()))
+		s.alerts.WriteMetrics(w)
 	}
 	return nil
 }

@@ -51,6 +51,12 @@ func (s *Server) wire() error {
 			RulesDir:   s.cfg.Alerting.RulesDir,
 			RosterFile: s.cfg.Alerting.Roster,
 			Logger:     s.log.With().Str("component", "alerting").Logger(),
+			// Live lookup: stations a collector registers after start get
+			// their Vietnamese names in SMS too, not only those known at start.
+			StationName: func(id string) string {
+				st, _ := s.stations.Get(id)
+				return st.Name
+			},
 		})
 		if err != nil {
 			return fmt.Errorf("alerting: %w", err)
