@@ -80,6 +80,13 @@ func TestRosterErrors(t *testing.T) {
 	f("{after: 30m, notify: [giam-doc]}", "{after: 5m, notify: [giam-doc]}", "teams[0].escalation[1].after: must be later")
 	f(`to: "2027-01-02 08:00"`, `to: "2026-12-01 08:00"`, "overrides[0].to: must be after from")
 	f("team: moi-truong\ndefault_team", "team: nope\ndefault_team", "routes[1].team: unknown team")
+	// goccy/go-yaml v1.19.2 panics on a tagged empty node where a sequence belongs.
+	for _, src := range []string{"people:\n  ! 0\n0000000008:", "teams:\n  ! 0\n0000000008:"} {
+		if _, err := ParseRoster("oncall.yaml", []byte(src)); err == nil ||
+			!strings.Contains(err.Error(), `oncall.yaml: yaml parser failed on malformed input near line 2 "  ! 0"`) {
+			t.Fatalf("%q: got %v", src, err)
+		}
+	}
 }
 
 func TestNormalizePhone(t *testing.T) {

@@ -89,5 +89,8 @@ func TestParseRulesErrors(t *testing.T) {
 	f("rules:\n  - name: a\n    kind: window\n    select: x\n    above: 1\n    window: 90m\n", "rules[0].window: must be a whole number of hours")
 	f("rules:\n  - name: a\n    kind: threshold\n    select: x\n    above: 1\n    rise: 2\n", "bad.yaml:6: rules[0].rise: not used by kind threshold")
 	f("rules: [", "bad.yaml")
+	// goccy/go-yaml v1.19.2 panics on a tagged empty node where a sequence belongs.
+	f("rules:\n  ! 0\n0000000008:", `bad.yaml: yaml parser failed on malformed input near line 2 "  ! 0"`)
+	f("rules:\n !0 #0000000000000000000000000000000000000000000000000000000000000", "bad.yaml: yaml parser failed on malformed input")
 	f("", "no rules")
 }

@@ -8,7 +8,8 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
+
+	"github.com/quantrac/quantrac/yamlsafe"
 )
 
 // ConfigError is one problem in a YAML file (rules or roster): the file, the
@@ -59,21 +60,16 @@ type yamlDoc struct {
 // decodeYAML strictly decodes data into v (unknown keys are errors) and keeps
 // the syntax tree for line lookups. A decode error is returned as a
 // ConfigError with the line goccy reports.
-func decodeYAML(file string, data []byte, v any) (doc *yamlDoc, err error) {
-	// The YAML library can panic on some malformed input (unknown tags on
-	// sequences); a broken file must be an error, never a crash.
-	defer func() {
-		if p := recover(); p != nil {
-			doc, err = nil, ConfigErrors{{File: file, Msg: fmt.Sprintf("malformed YAML (%v)", p)}}
-		}
-	}()
+func decodeYAML(file string, data []byte, v any) (*yamlDoc, error) {
+	// yamlsafe turns a panic of the YAML library on malformed input (unknown
+	// tags on sequences) into an error: a broken file must never crash.
 	d := &yamlDoc{file: file}
-	f, err := parser.ParseBytes(data, 0)
+	f, err := yamlsafe.Parse(data, 0)
 	if err != nil {
 		return nil, yamlError(file, err)
 	}
 	d.ast = f
-	if err := yaml.UnmarshalWithOptions(data, v, yaml.DisallowUnknownField()); err != nil {
+	if err := yamlsafe.UnmarshalStrict(data, v); err != nil {
 		return nil, yamlError(file, err)
 	}
 	return d, nil

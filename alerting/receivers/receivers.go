@@ -21,6 +21,7 @@ import (
 	"github.com/quantrac/quantrac/alerting/httpsms"
 	"github.com/quantrac/quantrac/alerting/sms"
 	"github.com/quantrac/quantrac/alerting/webhook"
+	"github.com/quantrac/quantrac/yamlsafe"
 )
 
 // File is the receivers file.
@@ -84,7 +85,7 @@ func Parse(file string, data []byte, log zerolog.Logger) (*Set, error) {
 		return nil, fmt.Errorf("%s: environment variables not set: %s", file, strings.Join(missing, ", "))
 	}
 	var f File
-	if err := safeUnmarshal(data, &f); err != nil {
+	if err := yamlsafe.UnmarshalStrict(data, &f); err != nil {
 		var ye yaml.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil && ye.GetToken().Position != nil {
 			return nil, fmt.Errorf("%s:%d: %s", file, ye.GetToken().Position.Line, ye.GetMessage())
@@ -171,15 +172,4 @@ func (s *Set) Close() error {
 		errs = append(errs, f.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// safeUnmarshal decodes strictly and turns a panic of the YAML library on
-// malformed input into an error.
-func safeUnmarshal(data []byte, v any) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("malformed YAML (%v)", p)
-		}
-	}()
-	return yaml.UnmarshalWithOptions(data, v, yaml.DisallowUnknownField())
 }

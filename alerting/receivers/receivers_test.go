@@ -1,11 +1,14 @@
 package receivers
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/quantrac/quantrac/yamlsafe"
 )
 
 func TestParse(t *testing.T) {
@@ -51,6 +54,38 @@ receivers:
 	f("receivers:\n  - name: a\n    type: smpp\n    smpp: {addr: x}\n", "source required")
 	f("receivers:\n  - name: a\n    type: webhook\n    webhok: {}\n", "r.yaml:4")
 	f("receivers:\n  - name: a\n    type: webhook\n    webhook: {url: \"${NOPE_NOT_SET}\"}\n", "NOPE_NOT_SET")
+	// goccy/go-yaml v1.19.2 panics on a tagged empty node where a sequence belongs.
+	f("receivers:\n  ! 0\n0000000008:", `r.yaml: yaml parser failed on malformed input near line 2 "  ! 0"`)
+}
+
+// FuzzParse: no input makes the receivers parser panic, and every error
+// names the file. Parse only builds receivers (nothing connects), but a file
+// receiver opens its path, so inputs that could name one are skipped.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("receivers:\n  - name: log\n    type: file\n    file: {path: \"-\"}\n"))
+	f.Add([]byte("receivers:\n  - name: ioc\n    type: webhook\n    webhook: {url: \"http://127.0.0.1:9/alerts\"}\n"))
+	f.Add([]byte("receivers:\n  ! 0\n0000000008:"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.Contains(data, []byte("$")) {
+			t.Skip("environment expansion could name a file")
+		}
+		var pre File
+		if yamlsafe.UnmarshalStrict(data, &pre) == nil {
+			for _, c := range pre.Receivers {
+				if c != nil && c.File != nil && c.File.Path != "" && c.File.Path != "-" {
+					t.Skip("would open a file")
+				}
+			}
+		}
+		set, err := Parse("fuzz.yaml", data, zerolog.Nop())
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.yaml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		set.Close()
+	})
 }
 
 func TestShippedReceivers(t *testing.T) {
