@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +31,7 @@ type smsc struct {
 
 	mu      sync.Mutex
 	submits int
+	parts   [][]byte // short_message of every submit_sm
 	wmu     sync.Mutex
 }
 
@@ -40,6 +45,7 @@ func newSMSC(t *testing.T) *smsc {
 		case pdu.SubmitSMID:
 			s.mu.Lock()
 			s.submits++
+			s.parts = append(s.parts, append([]byte(nil), p.Fields()[pdufield.ShortMessage].Bytes()...))
 			id := fmt.Sprintf("E%05d", s.submits)
 			s.mu.Unlock()
 			r = pdu.NewSubmitSMResp()
@@ -250,4 +256,121 @@ func TestFaultSMSCDown(t *testing.T) {
 	}
 	report(row{Scenario: "SMSC down (alerting restarted during it)", Cycles: n, SMS: &smsTally{Sent: len(msgs), Delivered: delivered, Duplicated: dup},
 		Note: fmt.Sprintf("SMSC down %s per cycle while %d alerts fired; %d SMS parts at the SMSC; up to %d attempts per message", outage, perCycle, sc.count(), maxAttempts)})
+}
+
+// ucs2 encodes s as UCS-2 big endian, as the SMPP sender writes it.
+func ucs2(s string) []byte {
+	var b []byte
+	for _, r := range s {
+		b = append(b, byte(r>>8), byte(r))
+	}
+	return b
+}
+
+// TestFaultSMSCDownAPI is the SMSC-down scenario through the api process:
+// alerts fire from ingested samples, the api's SMPP receiver cannot reach
+// the SMSC, the api is killed with SIGKILL during the outage and started
+// again; once the SMSC is back every alert's SMS arrives, once.
+func TestFaultSMSCDownAPI(t *testing.T) {
+	n := cycles(4, 12)
+	outage := dur(4*time.Second, 30*time.Second)
+	sc := newSMSC(t)
+	px := newSwitchProxy(t, sc.srv.Addr())
+	dir := t.TempDir()
+	recv := filepath.Join(dir, "receivers.yaml")
+	if err := os.WriteFile(recv, []byte(fmt.Sprintf(`receivers:
+  - name: smsc
+    type: smpp
+    smpp: {addr: %q, user: %q, password: %q, source: QUANTRAC, no_receipts: true, bind_interval: 200ms, resp_timeout: 2s}
+`, px.ln.Addr().String(), smpptest.DefaultUser, smpptest.DefaultPasswd)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	a := newAPI(t, "api", filepath.Join(dir, "api"), fmt.Sprintf("alerting: {enabled: true, rules_dir: %q, roster: %q, receivers: %q}\n",
+		filepath.Join(wd, "testdata", "rules"), filepath.Join(wd, "testdata", "oncall.yaml"), recv))
+	a.start()
+	px.set(false)
+	post := func(station string, v float64, at time.Time) {
+		body := fmt.Sprintf(`{"series":[{"labels":{"__name__":"water_level_m","station":%q,"province":"E2E","kind":"hydrological"},"t":[%d],"v":[%g]}]}`,
+			station, at.UnixMilli(), v)
+		req, _ := http.NewRequest("POST", a.URL()+"/api/v1/ingest", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+a.ingest)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatalf("ingest: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("ingest: HTTP %d", resp.StatusCode)
+		}
+	}
+	var ids []string
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("E2E-%02d", i)
+		ids = append(ids, id)
+		now := time.Now()
+		post(id, 8, now.Add(-time.Minute))
+		post(id, 10.5+float64(i)/10, now)
+		time.Sleep(400 * time.Millisecond) // past the engine's group wait: one SMS per alert
+	}
+	firing := func() int {
+		var v struct {
+			Alerts []struct{ State string } `json:"alerts"`
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := getJSON(ctx, a.URL()+"/api/v1/alerts", a.admin, &v); err != nil {
+			return -1
+		}
+		return len(v.Alerts)
+	}
+	waitFor(t, 20*time.Second, "every alert firing", func() bool { return firing() == n })
+	time.Sleep(time.Second) // messages into the outbox
+	a.p.kill9()
+	a.start()
+	time.Sleep(outage)
+	if got := sc.count(); got != 0 {
+		t.Errorf("the SMSC was down but accepted %d submits", got)
+	}
+	px.set(true)
+	delivered := func() (map[string]int, int) {
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		per := map[string]int{}
+		for _, id := range ids {
+			for _, p := range sc.parts {
+				if bytes.Contains(p, ucs2(id)) || bytes.Contains(p, []byte(id)) {
+					per[id]++
+				}
+			}
+		}
+		return per, len(sc.parts)
+	}
+	waitFor(t, dur(60*time.Second, 5*time.Minute), "an SMS for every alert", func() bool { per, _ := delivered(); return len(per) == n })
+	time.Sleep(2 * time.Second) // a late duplicate would show now
+	per, parts := delivered()
+	dup := 0
+	seen := map[string]int{}
+	sc.mu.Lock()
+	for _, p := range sc.parts {
+		seen[string(p)]++
+	}
+	sc.mu.Unlock()
+	for _, c := range seen {
+		dup += c - 1
+	}
+	for id, c := range per {
+		if c != 1 {
+			t.Errorf("alert of %s: its station id is in %d SMS parts, want 1", id, c)
+		}
+	}
+	if dup > 0 {
+		t.Errorf("%d SMS parts submitted twice", dup)
+	}
+	if err := a.p.stop(); err != nil {
+		t.Errorf("api stop: %v", err)
+	}
+	report(row{Scenario: "SMSC down, api SIGKILLed during it", Cycles: 1, SMS: &smsTally{Sent: n, Delivered: len(per), Duplicated: dup},
+		Note: fmt.Sprintf("%d alerts fired through /api/v1/ingest while the SMSC was down %s; %d SMS parts at the SMSC", n, outage, parts)})
 }
