@@ -71,8 +71,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	lvl, err := zerolog.ParseLevel(o.LogLevel)
-	if err != nil {
-		return fmt.Errorf("-log-level %q: %w", o.LogLevel, err)
+	if err != nil || o.LogLevel == "" {
+		return fmt.Errorf("-log-level %q: want debug, info, warn or error", o.LogLevel)
+	}
+	if err := checkInputs(o); err != nil {
+		return err
 	}
 	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05"}).Level(lvl).With().Timestamp().Logger()
 
@@ -315,6 +318,29 @@ func ensureToken(ts *api.TokenStore, name, role string) (string, error) {
 		}
 	}
 	return ts.Create(name, role, "")
+}
+
+// checkInputs finds what would make the stack fail half-started: the
+// repository's configs, the scenario and the Beijing directory.
+func checkInputs(o options) error {
+	c := stackConfig{Repo: o.Repo}
+	rules := c.path("configs/rules")
+	if st, err := os.Stat(rules); err != nil || !st.IsDir() {
+		return fmt.Errorf("no alert rules at %s: run the demo from the repository root or pass -repo DIR", rules)
+	}
+	if _, err := simulator.LoadScenario(c.path(o.Scenario)); err != nil {
+		return fmt.Errorf("-scenario: %w", err)
+	}
+	if o.Beijing != "" {
+		st, err := os.Stat(o.Beijing)
+		if err != nil {
+			return fmt.Errorf("-beijing: %w", err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("-beijing %s: not a directory (want the directory of the PRSA_Data_*.csv files)", o.Beijing)
+		}
+	}
+	return nil
 }
 
 func fileExists(p string) bool {
