@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -111,16 +112,34 @@ type ValidationConfig struct {
 	// MaxFuture and MaxPast flag timestamps too far from the clock.
 	MaxFuture time.Duration `yaml:"max_future"` // default 5m
 	MaxPast   time.Duration `yaml:"max_past"`   // default 30 days
-	// Limits override the built-in physical ranges per parameter.
+	// Limits override the built-in ranges and spike limits per parameter
+	// (DefaultLimits).
 	Limits map[string]Limit `yaml:"limits"`
+	// SpikeSettlePolls and SpikeSettleTime accept a change that persists:
+	// once this many readings in a row, or readings over this long, were
+	// flagged spike and agree with each other, the latest is accepted as a
+	// real change (not flagged) and becomes the reference. 0 takes the
+	// defaults, 6 readings and 15m; settle_polls must be at least 2.
+	SpikeSettlePolls int           `yaml:"spike_settle_polls"`
+	SpikeSettleTime  time.Duration `yaml:"spike_settle_time"`
 }
 
-// Limit is what is plausible for one parameter.
+// Limit is what is plausible for one parameter. Nil fields keep the value
+// of the level below (built-in defaults, then validation.limits, then the
+// station's limits); an explicit 0 turns a spike check off.
 type Limit struct {
-	Min        *float64 `yaml:"min"`
-	Max        *float64 `yaml:"max"`
-	Spike      float64  `yaml:"spike"`       // largest plausible jump between samples; 0: no check
-	StuckPolls int      `yaml:"stuck_polls"` // overrides the global value; negative disables
+	Min *float64 `yaml:"min"`
+	Max *float64 `yaml:"max"`
+	// Spike flags a reading that differs from the last good reading of its
+	// series by more than this, up or down, in the parameter's unit. 0: off.
+	Spike *float64 `yaml:"spike"`
+	// SpikeFactor flags a reading that rose to more than SpikeFactor times
+	// the last good reading and by more than SpikeFloor (parameter's unit).
+	// For parameters that are never negative (concentrations). 0: off;
+	// otherwise above 1.
+	SpikeFactor *float64 `yaml:"spike_factor"`
+	SpikeFloor  *float64 `yaml:"spike_floor"`
+	StuckPolls  int      `yaml:"stuck_polls"` // overrides the global value; negative disables
 }
 
 // MQTTConfig is the broker connection shared by MQTT stations.
@@ -380,6 +399,12 @@ func (c *Config) validate() error {
 	if c.Validation.MaxFuture < 0 || c.Validation.MaxPast < 0 {
 		return fieldErr("$.validation", "max_future and max_past must not be negative")
 	}
+	if n := c.Validation.SpikeSettlePolls; n < 0 || n == 1 {
+		return fieldErr("$.validation.spike_settle_polls", "%d: want at least 2 readings (0 takes the default, 6)", n)
+	}
+	if d := c.Validation.SpikeSettleTime; d < 0 {
+		return fieldErr("$.validation.spike_settle_time", "%v must not be negative (0 takes the default, 15m)", d)
+	}
 	if c.MQTT != nil {
 		if err := c.MQTT.validate(); err != nil {
 			return err
@@ -491,8 +516,14 @@ func validateLimits(p string, limits map[string]Limit) error {
 		if l.Min != nil && l.Max != nil && *l.Min > *l.Max {
 			return fieldErr(p+"."+k+".min", "min %v is above max %v", *l.Min, *l.Max)
 		}
-		if l.Spike < 0 {
-			return fieldErr(p+"."+k+".spike", "must not be negative")
+		if l.Spike != nil && !(*l.Spike >= 0 && !math.IsInf(*l.Spike, 0)) {
+			return fieldErr(p+"."+k+".spike", "%v: want a change in the parameter's unit, at least 0 (0 turns the check off)", *l.Spike)
+		}
+		if l.SpikeFactor != nil && !(*l.SpikeFactor == 0 || (*l.SpikeFactor > 1 && !math.IsInf(*l.SpikeFactor, 0))) {
+			return fieldErr(p+"."+k+".spike_factor", "%v: want a factor above 1 (a rise to more than this many times the last good value), or 0 to turn the check off", *l.SpikeFactor)
+		}
+		if l.SpikeFloor != nil && !(*l.SpikeFloor >= 0 && !math.IsInf(*l.SpikeFloor, 0)) {
+			return fieldErr(p+"."+k+".spike_floor", "%v: want a change in the parameter's unit, at least 0", *l.SpikeFloor)
 		}
 	}
 	return nil

@@ -10,7 +10,7 @@ import (
 
 func TestValidate(t *testing.T) {
 	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	v := newValidator(ValidationConfig{StuckPolls: 3, Limits: map[string]Limit{"water_level_m": {Spike: 1}}})
+	v := newValidator(ValidationConfig{StuckPolls: 3, Limits: map[string]Limit{"water_level_m": {Spike: f64(1)}}})
 	ms := func(d time.Duration) int64 { return now.Add(d).UnixMilli() }
 	s := func(metric string, t int64, val float64, q model.Quality) model.Sample {
 		return model.Sample{Labels: model.New(metric, "station", "S"), T: t, V: val, Q: q}
