@@ -270,17 +270,22 @@ func TestDashboardInBrowser(t *testing.T) {
 	chromium(t)
 	s, _ := startTestStack(t)
 	var stations []stationJSON
-	waitFor(t, "stations online", 90*time.Second, func() (bool, error) {
+	// The demo's history makes stations look online before the collector
+	// has registered them with their coordinates: wait for both.
+	waitFor(t, "stations online and registered", 90*time.Second, func() (bool, error) {
 		if err := getJSON(s.URL+"/api/v1/stations", s.ViewerToken, &stations); err != nil {
 			return false, err
 		}
-		online := 0
+		online, placed := 0, 0
 		for _, st := range stations {
 			if st.Status == "online" {
 				online++
 			}
+			if st.Lat != 0 || st.Lon != 0 {
+				placed++
+			}
 		}
-		return online >= 15, fmt.Errorf("%d online", online)
+		return online >= 15 && placed >= 20, fmt.Errorf("%d online, %d with coordinates", online, placed)
 	})
 	withCoords := 0
 	for _, st := range stations {
