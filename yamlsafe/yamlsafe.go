@@ -40,7 +40,7 @@ type PanicError struct {
 	Value any
 }
 
-// Error reads "yaml parser failed on malformed input near line 3 "0000000008:": <panic>".
+// Error reads `yaml parser failed on malformed input near line 2 "  ! 0": <panic value>`.
 func (e *PanicError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s near line %d %q: %v", ErrMalformed, e.Line, e.Text, e.Value)
@@ -58,7 +58,9 @@ const maxLocate = 1 << 20
 // Unmarshal decodes the first document of data into v like
 // yaml.UnmarshalWithOptions (empty input leaves v unchanged and returns nil).
 // A panic of the library becomes a *PanicError naming the line near which
-// the parser failed.
+// the parser failed; to find it, prefixes of data are decoded again into
+// fresh values of v's type (only after a panic, never on the normal path).
+// v may be partly filled when an error is returned.
 func Unmarshal(data []byte, v any, opts ...yaml.DecodeOption) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
