@@ -25,6 +25,10 @@
       ack_by: 'Người xác nhận', recent: 'Cảnh báo gần đây', no_data: 'Chưa có số liệu',
       ago_s: 'giây trước', ago_m: 'phút trước', ago_h: 'giờ trước', ago_d: 'ngày trước',
       q00: 'đo', q01: 'hiệu chuẩn', q02: 'lỗi thiết bị', qflag: 'nghi ngờ',
+      time: 'Thời gian', alerts_active: 'Cảnh báo hiện hành', state_col: 'Trạng thái', value_col: 'Giá trị',
+      sev_critical: 'nghiêm trọng', sev_major: 'cao', sev_warning: 'cảnh báo', sev_info: 'thông tin',
+      legend_station: 'Thủy văn / khí tượng', legend_alert: 'có cảnh báo', legend_grey: 'chậm / mất kết nối / lỗi',
+      limit: 'ngưỡng',
     },
     en: {
       title: 'Environmental monitoring', nav_overview: 'Overview', nav_alerts: 'Alerts',
@@ -41,6 +45,10 @@
       ack_by: 'Acknowledged by', recent: 'Recent alerts', no_data: 'No data yet',
       ago_s: 's ago', ago_m: 'min ago', ago_h: 'h ago', ago_d: 'd ago',
       q00: 'measuring', q01: 'calibrating', q02: 'device error', qflag: 'suspect',
+      time: 'Time', alerts_active: 'Active alerts', state_col: 'State', value_col: 'Value',
+      sev_critical: 'critical', sev_major: 'major', sev_warning: 'warning', sev_info: 'info',
+      legend_station: 'Hydrological / weather', legend_alert: 'alert', legend_grey: 'stale / offline / fault',
+      limit: 'limit',
     },
   };
   let lang = localStorage.getItem('quantrac.lang') || 'vi';
@@ -69,6 +77,13 @@
     dew_point_c: { vi: 'Điểm sương', en: 'Dew point', unit: '°C' },
     aqi_vn: { vi: 'VN_AQI', en: 'VN_AQI', unit: '' },
   };
+  // sortParams puts the station's main parameter first, then the order of
+  // PARAMS (pollutants together, then weather), then unknown names A-Z.
+  const PARAM_ORDER = Object.keys(PARAMS);
+  function sortParams(keys, main) {
+    const rank = (m) => (m === main ? -1 : PARAM_ORDER.indexOf(m) < 0 ? PARAM_ORDER.length : PARAM_ORDER.indexOf(m));
+    return keys.slice().sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  }
   const paramName = (m) => (PARAMS[m] ? PARAMS[m][lang] : m);
   const paramUnit = (m) => (PARAMS[m] ? PARAMS[m].unit : '');
   const MAIN_PARAM = { hydrological: 'water_level_m', air: 'pm25_ugm3', weather: 'temperature_c' };
@@ -181,7 +196,10 @@
       rule: a.rule || a.rule_name || a.name || '',
       level: a.level || '',
       message: a.message || a.summary || a.text || '',
+      metric: labels.__name__ || a.metric || '',
       value: a.value,
+      limit: a.limit,
+      unit: a.unit || '',
       since: toMs(a.fired_at || a.firing_since || a.active_at || a.started_at || a.starts_at || a.created_at),
       ackBy: a.acked_by || a.acknowledged_by || '',
     };
@@ -199,6 +217,10 @@
   }
 
   // ---- station colouring --------------------------------------------------
+  // The state column's dot says whether data arrives; the map marker and the
+  // swatch beside the main value say what the data shows (AQI, alerts).
+  const STATUS_COLOUR = { online: '#00c853', stale: '#ffd400', fault: '#e0262b', offline: '#808080' };
+  const KIND_COLOUR = { hydrological: '#3fa7ff', weather: '#00c853' };
   const SEV_COLOUR = { critical: '#e0262b', major: '#ff7e00', warning: '#ffd400', info: '#7fb7ff' };
   const SEV_RANK = { critical: 3, major: 2, warning: 1, info: 0 };
   function stationColour(st, firingByStation) {
@@ -214,7 +236,7 @@
     let best = null;
     for (const a of alerts) if (!best || (SEV_RANK[a.severity] || 0) > (SEV_RANK[best.severity] || 0)) best = a;
     if (best) return SEV_COLOUR[best.severity] || '#ffd400';
-    return st.kind === 'hydrological' ? '#3fa7ff' : '#00c853';
+    return KIND_COLOUR[st.kind] || KIND_COLOUR.weather;
   }
 
   // ---- map ----------------------------------------------------------------
@@ -239,7 +261,8 @@
   }
   function viewBoxFor(stations) {
     let minLon = 102, maxLon = 117.5, minLat = 8, maxLat = 23.6; // mainland and the islands
-    if (stations && stations.length) {
+    stations = (stations || []).filter((s) => typeof s.lat === 'number' && typeof s.lon === 'number' && !(s.lat === 0 && s.lon === 0));
+    if (stations.length) {
       minLon = Math.min(...stations.map((s) => s.lon)); maxLon = Math.max(...stations.map((s) => s.lon));
       minLat = Math.min(...stations.map((s) => s.lat)); maxLat = Math.max(...stations.map((s) => s.lat));
       const pad = Math.max(0.15, (maxLon - minLon) * 0.15, (maxLat - minLat) * 0.15);
@@ -264,7 +287,7 @@
       '<div class="counter"><b id="c-firing">–</b><span>' + t('alerts_firing') + '</span></div>' +
       '<div class="counter"><b id="c-complete">–</b><span>' + t('completeness') + '</span></div>' +
       '</div><div class="overview">' +
-      '<div class="panel"><h3>' + t('map') + '</h3><div class="zoom" id="zoom"></div><svg id="map" preserveAspectRatio="xMidYMid meet"></svg></div>' +
+      '<div class="panel"><h3>' + t('map') + '</h3><div class="zoom" id="zoom"></div><svg id="map" preserveAspectRatio="xMidYMid meet"></svg>' + legendHTML() + '</div>' +
       '<div class="panel"><h3>' + t('table') + '</h3><table id="stations"><thead></thead><tbody></tbody></table></div>' +
       '</div>';
     const g = await loadGeo();
@@ -278,6 +301,17 @@
     svg.innerHTML = '<g id="land">' + land + '</g><g id="markers"></g>';
     await refreshOverview();
     timers.push(setInterval(refreshOverview, REFRESH_MS));
+  }
+
+  // legendHTML explains the marker colours: VN_AQI categories for air
+  // stations, kind colours for the others (alert severity when one fires),
+  // grey when the data is not current.
+  function legendHTML() {
+    const sw = (c, label) => '<span class="item"><span class="dot" style="background:' + c + '"></span>' + esc(label) + '</span>';
+    return '<div class="legend" id="legend"><span class="item muted">VN_AQI:</span>' +
+      AQI_CATS.map((c) => sw(c[1], lang === 'vi' ? c[2] : c[3])).join('') +
+      '<br>' + sw(KIND_COLOUR.hydrological, t('hydrological')) + sw(KIND_COLOUR.weather, t('weather')) +
+      sw(SEV_COLOUR.major, t('legend_alert')) + sw('#808080', t('legend_grey')) + '</div>';
   }
 
   async function refreshOverview() {
@@ -309,11 +343,15 @@
     const vb = viewBoxFor(overviewState.zoom === 'VN' ? null : inZoom && inZoom.length ? inZoom : list.length ? list : null);
     const svg = document.getElementById('map');
     svg.setAttribute('viewBox', vb.join(' '));
-    const r = Math.max(vb[2], vb[3]) / 90;
+    // Markers at least 7 px in radius, so they can be tapped on a phone.
+    const box = svg.getBoundingClientRect();
+    const unitsPerPx = box.width > 0 && box.height > 0 ? Math.max(vb[2] / box.width, vb[3] / box.height) : 0;
+    const r = Math.max(Math.max(vb[2], vb[3]) / 90, 7 * unitsPerPx);
     document.getElementById('land').setAttribute('stroke-width', (r / 6).toFixed(4));
     let markers = '';
     for (const s of list) {
-      if (typeof s.lat !== 'number' || typeof s.lon !== 'number') continue;
+      // a station known only from its series (not yet registered) has no place
+      if (typeof s.lat !== 'number' || typeof s.lon !== 'number' || (s.lat === 0 && s.lon === 0)) continue;
       markers += '<circle class="marker" data-station="' + esc(s.id) + '" cx="' + px(s.lon) + '" cy="' + py(s.lat) + '" r="' + r.toFixed(4) +
         '" stroke-width="' + (r / 5).toFixed(4) + '" fill="' + stationColour(s, byStation) + '"><title>' + esc(s.name || s.id) + '</title></circle>';
     }
@@ -345,7 +383,10 @@
     const cols = [
       ['state', t('state')], ['name', t('station')], ['kind', t('kind')], ['province', t('province')], ['value', t('value')], ['age', t('age')],
     ];
-    const main = (s) => { const m = MAIN_PARAM[s.kind]; const v = s.values && s.values[m]; return v ? v.v : undefined; };
+    // The kind's main parameter, else the first one the station reports
+    // (a wastewater station has no water level).
+    const mainOf = (s) => { const vals = s.values || {}; const m = MAIN_PARAM[s.kind]; return vals[m] ? m : sortParams(Object.keys(vals).filter((k) => k !== 'aqi_vn'), m)[0]; };
+    const main = (s) => { const m = mainOf(s); const v = m && s.values[m]; return v ? v.v : undefined; };
     const key = {
       state: (s) => (byStation[s.id] ? -1 : STATE_RANK[s.status] ?? 9),
       name: (s) => s.name || s.id, kind: (s) => s.kind, province: (s) => s.province,
@@ -353,20 +394,20 @@
     }[overviewState.sort];
     const rows = list.slice().sort((a, b) => { const x = key(a), y = key(b); return (x < y ? -1 : x > y ? 1 : 0) * overviewState.dir; });
     const table = document.getElementById('stations');
-    table.tHead.innerHTML = '<tr>' + cols.map(([k, l]) => '<th data-sort="' + k + '">' + esc(l) + (overviewState.sort === k ? (overviewState.dir > 0 ? ' ▲' : ' ▼') : '') + '</th>').join('') + '</tr>';
+    table.tHead.innerHTML = '<tr>' + cols.map(([k, l]) => '<th data-sort="' + k + '"' + (k === 'kind' || k === 'province' || k === 'age' ? ' class="opt"' : k === 'state' ? ' class="state"' : '') + '>' + esc(l) + (overviewState.sort === k ? (overviewState.dir > 0 ? ' ▲' : ' ▼') : '') + '</th>').join('') + '</tr>';
     table.tHead.querySelectorAll('th').forEach((th) => th.addEventListener('click', () => {
       if (overviewState.sort === th.dataset.sort) overviewState.dir = -overviewState.dir; else { overviewState.sort = th.dataset.sort; overviewState.dir = 1; }
       renderStationTable(list, byStation);
     }));
     table.tBodies[0].innerHTML = rows.map((s) => {
-      const m = MAIN_PARAM[s.kind];
+      const m = mainOf(s);
       const v = main(s);
       return '<tr class="clickable" data-station="' + esc(s.id) + '">' +
-        '<td><span class="dot" style="background:' + stationColour(s, byStation) + '"></span>' + esc(t(s.status || 'offline')) + '</td>' +
-        '<td>' + esc(s.name || s.id) + '<div class="muted">' + esc(s.id) + '</div></td>' +
-        '<td>' + esc(t(s.kind)) + '</td><td>' + esc(s.province) + '</td>' +
-        '<td class="num">' + (v === undefined ? '–' : esc(paramName(m)) + ' ' + fmtNum(v) + ' ' + esc(paramUnit(m))) + '</td>' +
-        '<td>' + fmtAge(s.last_seen) + '</td></tr>';
+        '<td><span class="dot" style="background:' + (STATUS_COLOUR[s.status] || STATUS_COLOUR.offline) + '"></span><span class="st-text">' + esc(t(s.status || 'offline')) + '</span></td>' +
+        '<td class="name">' + esc(s.name || s.id) + '<div class="muted">' + esc(s.id) + '</div></td>' +
+        '<td class="opt">' + esc(t(s.kind)) + '</td><td class="opt">' + esc(s.province) + '</td>' +
+        '<td class="num">' + (v === undefined ? '–' : esc(paramName(m)) + ' ' + fmtNum(v) + ' ' + esc(paramUnit(m)) + '<span class="dot after" style="background:' + stationColour(s, byStation) + '"></span>') + '</td>' +
+        '<td class="age opt">' + fmtAge(s.last_seen) + '</td></tr>';
     }).join('');
     table.tBodies[0].querySelectorAll('tr').forEach((tr) => tr.addEventListener('click', () => { location.hash = '#/station/' + encodeURIComponent(tr.dataset.station); }));
   }
@@ -380,7 +421,7 @@
     const list = Array.isArray(stations) ? stations : stations.stations || [];
     const st = list.find((s) => s.id === id) || { id, name: id, values: {} };
     const mainParam = MAIN_PARAM[st.kind];
-    const params = Object.keys(st.values || {}).filter((m) => m !== 'aqi_vn').sort((a, b) => (b === mainParam) - (a === mainParam) || a.localeCompare(b));
+    const params = sortParams(Object.keys(st.values || {}).filter((m) => m !== 'aqi_vn'), mainParam);
     view().innerHTML =
       '<p><a href="#/">' + t('back') + '</a></p>' +
       '<h2 id="station-title">' + esc(st.name || id) + ' <span class="muted">' + esc(id) + ' · ' + esc(t(st.kind)) + ' · ' + esc(st.province) + '</span></h2>' +
@@ -411,7 +452,7 @@
   function renderValues(st) {
     const el = document.getElementById('values');
     const vals = st.values || {};
-    const keys = Object.keys(vals).sort();
+    const keys = sortParams(Object.keys(vals), MAIN_PARAM[st.kind]);
     if (!keys.length) { el.innerHTML = '<div class="muted">' + t('no_data') + '</div>'; return; }
     el.innerHTML = keys.map((m) => {
       const v = vals[m];
@@ -433,12 +474,23 @@
             ctx.strokeStyle = colour; ctx.fillStyle = colour; ctx.setLineDash([6, 4]); ctx.lineWidth = 1.5 * devicePixelRatio;
             ctx.beginPath(); ctx.moveTo(u.bbox.left, yy); ctx.lineTo(u.bbox.left + u.bbox.width, yy); ctx.stroke();
             ctx.font = (11 * devicePixelRatio) + 'px sans-serif';
-            ctx.fillText(label, u.bbox.left + 4, yy - 3);
+            // Named at the right end, clear of the y-axis labels.
+            ctx.textAlign = 'right';
+            ctx.fillText(label, u.bbox.left + u.bbox.width - 4 * devicePixelRatio, yy - 3 * devicePixelRatio);
             ctx.restore();
           }
         },
       },
     };
+  }
+
+  // tickFormat chooses time-axis labels from the spacing of the ticks, so
+  // that a few minutes of data do not show the same HH:MM under every tick.
+  function tickFormat(splits) {
+    const gap = splits.length > 1 ? splits[1] - splits[0] : 3600;
+    if (gap >= 86400) return { day: '2-digit', month: '2-digit' };
+    if (gap < 60) return { hour: '2-digit', minute: '2-digit', second: '2-digit' };
+    return { hour: '2-digit', minute: '2-digit' };
   }
 
   async function drawCharts(id, params, from, to, step) {
@@ -469,8 +521,8 @@
           const pad = (hi - lo) * 0.05 || 1;
           return [lo - pad, hi + pad];
         } } },
-        axes: [{ stroke: '#8b98a5', grid: { stroke: '#2a3642' }, values: (u, splits) => splits.map((ts) => dtFmt(to - from > 2 * 86400e3 ? { day: '2-digit', month: '2-digit' } : { hour: '2-digit', minute: '2-digit' }).format(new Date(ts * 1000))) }, { stroke: '#8b98a5', grid: { stroke: '#2a3642' }, values: (u, vals) => vals.map(fmtNum) }],
-        series: [{}, { label: paramName(m), stroke: '#3fa7ff', width: 1.5, value: (u, v) => fmtNum(v) }],
+        axes: [{ stroke: '#8b98a5', grid: { stroke: '#2a3642' }, values: (u, splits) => splits.map((ts) => dtFmt(tickFormat(splits)).format(new Date(ts * 1000))) }, { stroke: '#8b98a5', grid: { stroke: '#2a3642' }, values: (u, vals) => vals.map(fmtNum) }],
+        series: [{ label: t('time'), value: (u, ts) => (ts === null || ts === undefined ? '–' : fmtTime(ts * 1000)) }, { label: paramName(m), stroke: '#3fa7ff', width: 1.5, value: (u, v) => fmtNum(v) }],
         plugins: lines.length ? [thresholdPlugin(lines)] : [],
       };
       charts.push(new uPlot(opts, [xs, ys], div));
@@ -481,25 +533,47 @@
     const alerts = await fetchAlerts('?station=' + encodeURIComponent(id));
     const tb = document.querySelector('#history tbody');
     if (!tb) return;
-    tb.innerHTML = alerts.length ? alerts.map(alertRow).join('') : '<tr><td class="muted">' + t('none') + '</td></tr>';
+    tb.innerHTML = alerts.length ? sortAlerts(alerts).map((a) => alertRow(a, false)).join('') : '<tr><td class="muted">' + t('none') + '</td></tr>';
   }
+
+  // alertText is the alert's message, or (pending alerts have none yet)
+  // the parameter, value and limit in the page's language.
+  function alertText(a) {
+    if (a.message) return a.message;
+    if (a.metric && typeof a.value === 'number') {
+      const unit = a.unit || paramUnit(a.metric);
+      let s = paramName(a.metric) + ' ' + fmtNum(a.value) + (unit ? ' ' + unit : '');
+      if (typeof a.limit === 'number') s += ' (' + t('limit') + ' ' + fmtNum(a.limit) + ')';
+      return s;
+    }
+    return a.rule;
+  }
+  const alertHead = () => '<thead><tr><th>' + t('severity') + '</th><th>' + t('state_col') + '</th><th>' + t('station') + '</th><th>' +
+    t('message') + '</th><th>' + t('since') + '</th><th></th></tr></thead>';
 
   function alertRow(a, withActions) {
     const actions = withActions && (a.state === 'firing' || a.state === 'pending')
       ? '<button type="button" data-ack="' + esc(a.id) + '">' + t('ack') + '</button> <button type="button" data-silence="' + esc(a.id) + '">' + t('silence') + '</button>' : '';
-    return '<tr data-alert="' + esc(a.id) + '" data-state="' + esc(a.state) + '">' +
-      '<td><span class="badge sev-' + esc(a.severity) + '">' + esc(a.level || a.severity) + '</span></td>' +
+    return '<tr data-alert="' + esc(a.id) + '" data-state="' + esc(a.state) + '"' + (a.state === 'pending' ? ' class="pending"' : '') + '>' +
+      '<td><span class="badge sev-' + esc(a.severity) + '">' + esc(a.level || t('sev_' + a.severity)) + '</span></td>' +
       '<td>' + esc(t(a.state)) + (a.ackBy ? ' <span class="muted">(' + esc(a.ackBy) + ')</span>' : '') + '</td>' +
-      '<td>' + esc(a.station) + '</td><td>' + esc(a.message || a.rule) + '</td>' +
+      '<td>' + esc(a.station) + '</td><td class="msg">' + esc(alertText(a)) + '</td>' +
       '<td>' + fmtTime(a.since) + '</td><td>' + actions + '</td></tr>';
+  }
+  // Firing first, then acknowledged, then pending; the most severe and the
+  // newest first within each.
+  const ALERT_STATE_RANK = { firing: 0, acknowledged: 1, pending: 2, resolved: 3 };
+  function sortAlerts(list) {
+    return list.slice().sort((a, b) => (ALERT_STATE_RANK[a.state] ?? 9) - (ALERT_STATE_RANK[b.state] ?? 9) ||
+      (SEV_RANK[b.severity] || 0) - (SEV_RANK[a.severity] || 0) || b.since - a.since);
   }
 
   // ---- alerts page --------------------------------------------------------
   async function renderAlerts() {
     view().innerHTML =
       '<div class="panel"><h3>' + t('on_duty') + '</h3><div id="oncall" class="muted">–</div></div><br>' +
-      '<div class="panel"><h3>' + t('alerts_firing') + '</h3><table id="firing"><tbody></tbody></table></div><br>' +
-      '<div class="panel"><h3>' + t('recent') + '</h3><table id="recent"><tbody></tbody></table></div>';
+      '<div class="panel"><h3>' + t('alerts_active') + '</h3><table id="firing" class="alerts">' + alertHead() + '<tbody></tbody></table></div><br>' +
+      '<div class="panel"><h3>' + t('recent') + '</h3><table id="recent" class="alerts">' + alertHead() + '<tbody></tbody></table></div>';
     await refreshAlerts();
     timers.push(setInterval(refreshAlerts, REFRESH_MS));
   }
@@ -508,8 +582,8 @@
     const [all, oncall] = await Promise.all([fetchAlerts(''), apiOr('/api/v1/oncall/now', null)]);
     const firing = document.querySelector('#firing tbody');
     if (!firing) return;
-    const active = all.filter((a) => a.state === 'firing' || a.state === 'pending' || a.state === 'acknowledged');
-    const recent = all.filter((a) => a.state === 'resolved').slice(0, 50);
+    const active = sortAlerts(all.filter((a) => a.state === 'firing' || a.state === 'pending' || a.state === 'acknowledged'));
+    const recent = all.filter((a) => a.state === 'resolved').sort((a, b) => b.since - a.since).slice(0, 50);
     firing.innerHTML = active.length ? active.map((a) => alertRow(a, true)).join('') : '<tr><td class="muted">' + t('none') + '</td></tr>';
     document.querySelector('#recent tbody').innerHTML = recent.length ? recent.map((a) => alertRow(a, false)).join('') : '<tr><td class="muted">' + t('none') + '</td></tr>';
     document.getElementById('oncall').innerHTML = oncallText(oncall);
