@@ -90,32 +90,12 @@ func yamlError(file string, err error) error {
 // line finds the line of a field given as a path like "rules[3].above";
 // when the field is absent it walks up to the nearest present parent.
 func (d *yamlDoc) line(field string) int {
-	if d == nil || d.ast == nil {
+	if d == nil {
 		return 0
 	}
-	for p := field; p != ""; p = parentPath(p) {
-		path, err := yaml.PathString("$." + p)
-		if err != nil {
-			continue
-		}
-		n, err := path.FilterFile(d.ast)
-		if err != nil || n == nil {
-			continue
-		}
-		if tk := n.GetToken(); tk != nil && tk.Position != nil {
-			return tk.Position.Line
-		}
-	}
-	return 0
+	return yamlsafe.Line(d.ast, field)
 }
 
-func parentPath(p string) string {
-	i := strings.LastIndexAny(p, ".[")
-	if i <= 0 {
-		return ""
-	}
-	return p[:i]
-}
 
 // errorf records a problem with field.
 func (d *yamlDoc) errorf(field, format string, args ...any) {
