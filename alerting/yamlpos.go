@@ -96,7 +96,6 @@ func (d *yamlDoc) line(field string) int {
 	return yamlsafe.Line(d.ast, field)
 }
 
-
 // errorf records a problem with field.
 func (d *yamlDoc) errorf(field, format string, args ...any) {
 	d.errs = append(d.errs, &ConfigError{File: d.file, Line: d.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
