@@ -150,6 +150,13 @@ func TestDemoEndToEnd(t *testing.T) {
 		err := getJSON(s.URL+`/api/v1/series?match=water_level_m{station="HN-LongBien"}`, s.ViewerToken, &series)
 		return err == nil && len(series.Series) == 1, err
 	})
+	var aqi struct {
+		Series []json.RawMessage `json:"series"`
+	}
+	waitFor(t, "VN_AQI computed", 60*time.Second, func() (bool, error) {
+		err := getJSON(s.URL+`/api/v1/latest?match=aqi_vn{pollutant="overall"}`, s.ViewerToken, &aqi)
+		return err == nil && len(aqi.Series) > 0, err
+	})
 	waitFor(t, "a flood alert firing at Long Biên", 150*time.Second, func() (bool, error) {
 		all, err := getAlerts(s, "?state=firing&rule=flood_hn_longbien")
 		return len(all) > 0, err

@@ -178,7 +178,7 @@ func startStack(parent context.Context, c stackConfig) (*stack, error) {
 	}
 	acfg.Alerting.Receivers = recvPath
 	acfg.AQI.Enabled = true
-	acfg.AQI.Interval = time.Minute
+	acfg.AQI.Interval = 20 * time.Second
 	acfg.Logger = c.Log.With().Str("app", "api").Logger()
 	if err := os.MkdirAll(acfg.DataDir, 0o755); err != nil {
 		return fail(fmt.Errorf("create %s: %w", acfg.DataDir, err))
