@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -19,14 +20,27 @@ import (
 )
 
 func main() {
-	out := flag.String("out", filepath.Join("configs", "rules"), "rules directory to write")
-	check := flag.Bool("check", false, "only compare the files with the tables; exit 1 when one differs")
-	flood := flag.String("flood", "", "YAML file of extra flood stations (see standards.ParseFloodStations); written to "+rulepacks.FloodLocalFile)
-	flag.Parse()
-	if err := run(*out, *check, *flood); err != nil {
+	if err := runArgs(os.Args[1:], os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "rulepacks:", err)
 		os.Exit(1)
 	}
+}
+
+// runArgs parses the command line and runs; a stray argument (a flood file
+// given without -flood) is an error rather than a silent regeneration.
+func runArgs(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rulepacks", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", filepath.Join("configs", "rules"), "rules directory to write")
+	check := fs.Bool("check", false, "only compare the files with the tables; exit 1 when one differs")
+	flood := fs.String("flood", "", "YAML file of extra flood stations (see standards.ParseFloodStations); written to "+rulepacks.FloodLocalFile)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (a flood stations file goes after -flood)", fs.Arg(0))
+	}
+	return run(*out, *check, *flood)
 }
 
 func run(out string, check bool, flood string) error {
@@ -34,7 +48,7 @@ func run(out string, check bool, flood string) error {
 	if flood != "" {
 		data, err := os.ReadFile(flood)
 		if err != nil {
-			return err
+			return fmt.Errorf("-flood: %w", err)
 		}
 		extra, err := standards.ParseFloodStations(data, flood)
 		if err != nil {
