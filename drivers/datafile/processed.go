@@ -5,10 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quantrac/quantrac/atomicfile"
 )
 
 // processedStore remembers the station and time of every accepted file,
@@ -71,7 +72,7 @@ func openProcessed(path string, keep time.Duration, now time.Time) (*processedSt
 		dropped++ // the torn last line was parsed above only if it happened to be whole
 	}
 	if dropped > 0 {
-		if err := writeFileAtomic(path, kept.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(path, kept.Bytes(), 0o644); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -105,41 +106,4 @@ func (ps *processedStore) close() error { return ps.f.Close() }
 // oneLine keeps a field free of the log's separators.
 func oneLine(s string) string {
 	return strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(s)
-}
-
-// writeFileAtomic writes data to path through a temporary file, fsync and
-// rename, then syncs the directory.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
 }
