@@ -387,8 +387,7 @@ func (w *Watcher) ProcessFile(ctx context.Context, path string) (Outcome, error)
 	}
 	w.samples.Add(uint64(len(p.Samples)))
 	if len(p.Errors) > 0 {
-		return w.reject(log, path, fmt.Sprintf("%d of %d lines could not be read; the %d good lines were stored (resending the corrected file is safe)",
-			len(p.Errors), p.Lines, len(p.Samples)), p.Errors, len(p.Samples))
+		return w.reject(log, path, partialReason(len(p.Errors), p.Lines, len(p.Samples)), p.Errors, len(p.Samples))
 	}
 	dst, err := moveUnique(path, w.opts.DoneDir)
 	if err != nil {
@@ -446,4 +445,14 @@ func moveUnique(path, dir string) (string, error) {
 		return "", fmt.Errorf("move %s to %s: %w", base, dir, err)
 	}
 	return dst, nil
+}
+
+// partialReason says what happened to a file with some bad lines, in the
+// words an operator reads in the .error file.
+func partialReason(bad, lines, stored int) string {
+	good := fmt.Sprintf("the %d good lines were stored", stored)
+	if stored == 1 {
+		good = "the 1 good line was stored"
+	}
+	return fmt.Sprintf("%d of %d lines could not be read; %s (resending the corrected file is safe)", bad, lines, good)
 }

@@ -388,3 +388,12 @@ func TestProcessedStoreRepairs(t *testing.T) {
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+func TestPartialReason(t *testing.T) {
+	if got, want := partialReason(2, 3, 1), "2 of 3 lines could not be read; the 1 good line was stored (resending the corrected file is safe)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := partialReason(5, 7, 2); !strings.Contains(got, "the 2 good lines were stored") {
+		t.Errorf("got %q", got)
+	}
+}
