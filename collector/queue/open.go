@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+
+	"github.com/quantrac/quantrac/atomicfile"
 )
 
 func chunkName(off int64) string { return fmt.Sprintf("%016x", off) }
@@ -191,7 +193,7 @@ func (q *Queue) createChunkLocked(off int64) error {
 	if err != nil {
 		return fmt.Errorf("queue %s: create chunk %s: %w", q.dir, chunkName(off), err)
 	}
-	if err := syncDir(q.dir); err != nil {
+	if err := atomicfile.SyncDir(q.dir); err != nil {
 		f.Close()
 		return err
 	}
@@ -201,43 +203,14 @@ func (q *Queue) createChunkLocked(off int64) error {
 	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
-
 func (q *Queue) writeMetainfoLocked() error {
 	data, err := json.Marshal(metainfo{Name: q.opts.Name, ReaderOffset: q.ackOff, WriterOffset: q.wOff})
 	if err != nil {
 		return fmt.Errorf("queue %s: encode metainfo: %w", q.dir, err)
 	}
-	path := filepath.Join(q.dir, metainfoFilename)
-	tmp := path + tmpSuffix
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("queue %s: write metainfo: %w", q.dir, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(filepath.Join(q.dir, metainfoFilename), data, 0o644); err != nil {
 		return fmt.Errorf("queue %s: write metainfo: %w", q.dir, err)
 	}
 	q.dirty = false
-	return syncDir(q.dir)
+	return nil
 }
