@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/quantrac/quantrac/atomicfile"
 	"github.com/quantrac/quantrac/model"
 )
 
@@ -91,7 +92,7 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Join(dir, partitionsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("tsdb %s: create partitions dir: %w", dir, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return nil, fmt.Errorf("tsdb %s: %w", dir, err)
 	}
 	lockF, err := lockDir(dir)

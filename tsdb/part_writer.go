@@ -11,6 +11,7 @@ import (
 
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/encoding"
 
+	"github.com/quantrac/quantrac/atomicfile"
 	"github.com/quantrac/quantrac/model"
 )
 
@@ -48,7 +49,7 @@ func newPartWriter(dir string, seq uint64, opts *Options, level int) (*partWrite
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create partition dir %s: %w", dir, err)
 		}
-		if err := syncDir(filepath.Dir(dir)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(dir)); err != nil {
 			return nil, err
 		}
 	}
@@ -223,7 +224,7 @@ func (pw *partWriter) finish() (string, error) {
 		os.Remove(pw.tmp)
 		return "", fmt.Errorf("rename part %s: %w", pw.tmp, err)
 	}
-	if err := syncDir(pw.dir); err != nil {
+	if err := atomicfile.SyncDir(pw.dir); err != nil {
 		return "", err
 	}
 	return pw.final, nil

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/quantrac/quantrac/atomicfile"
 )
 
 // Snapshot writes a consistent copy of the database into dir, which must
@@ -47,20 +49,20 @@ func (db *DB) Snapshot(ctx context.Context, dir string) error {
 				}
 			}
 		}
-		if err := syncDir(pdir); err != nil {
+		if err := atomicfile.SyncDir(pdir); err != nil {
 			return err
 		}
 	}
 	for _, d := range []string{filepath.Join(tmp, partitionsDir), filepath.Join(tmp, walDirName), tmp} {
 		os.MkdirAll(d, 0o755)
-		if err := syncDir(d); err != nil {
+		if err := atomicfile.SyncDir(d); err != nil {
 			return err
 		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("snapshot %s: %w", dir, err)
 	}
-	return syncDir(filepath.Dir(dir))
+	return atomicfile.SyncDir(filepath.Dir(dir))
 }
 
 func copyFile(src, dst string) error {

@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/rs/zerolog"
+
+	"github.com/quantrac/quantrac/atomicfile"
 )
 
 // WAL segment format (version 1):
@@ -239,7 +241,7 @@ func (w *wal) createSegment(n int, firstPayload []byte) error {
 		f.Close()
 		return fmt.Errorf("sync wal segment %s: %w", p, err)
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := atomicfile.SyncDir(w.dir); err != nil {
 		f.Close()
 		return err
 	}
@@ -372,7 +374,7 @@ func (w *wal) removeUpTo(last int) error {
 			return fmt.Errorf("remove wal segment %d: %w", s, err)
 		}
 	}
-	return syncDir(w.dir)
+	return atomicfile.SyncDir(w.dir)
 }
 
 func (w *wal) close() error {
@@ -386,20 +388,6 @@ func (w *wal) close() error {
 		err = fmt.Errorf("close wal segment %d: %w", w.seg, cerr)
 	}
 	return err
-}
-
-// syncDir fsyncs a directory so that created, renamed and removed entries
-// survive a power failure.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
 }
 
 // readSegment loads segment seg, truncating the file at the first damaged
