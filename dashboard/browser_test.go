@@ -18,7 +18,9 @@ import (
 // reads: an air station, a wastewater station without a water level, an
 // offline weather station, one firing and one pending alert (pending alerts
 // carry no message yet), and three minutes of 5-second points.
-func stubAPI(t *testing.T) *httptest.Server {
+// Without alerting the alert routes answer 404, as the api's do when
+// alerting.enabled is false.
+func stubAPI(t *testing.T, alerting bool) *httptest.Server {
 	t.Helper()
 	now := time.Now().UnixMilli()
 	stations := []map[string]any{
@@ -48,10 +50,18 @@ func stubAPI(t *testing.T) *httptest.Server {
 		})
 	}
 	reply("/api/v1/stations", stations)
-	reply("/api/v1/alerts", alerts)
 	reply("/api/v1/series", series)
 	reply("/api/v1/completeness", map[string]any{"series": []any{}})
-	reply("/api/v1/oncall/now", []any{})
+	if alerting {
+		reply("/api/v1/alerts", alerts)
+		reply("/api/v1/oncall/now", []any{})
+	} else {
+		mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"status":"error","errorType":"not_found","error":"no route GET %s"}`, r.URL.Path)
+		})
+	}
 	mux.Handle("/", Handler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -79,7 +89,8 @@ func TestLayoutInBrowser(t *testing.T) {
 	if exe == "" {
 		t.Skip("no chromium on PATH: install Debian's chromium package (scripts/test does) to run the browser tests")
 	}
-	srv := stubAPI(t)
+	srv := stubAPI(t, true)
+	noAlerting := stubAPI(t, false)
 
 	page := func(width, height int, hash string) context.Context {
 		t.Helper()
@@ -101,7 +112,11 @@ func TestLayoutInBrowser(t *testing.T) {
 				t.Fatalf("emulate %dx%d: %v", width, height, err)
 			}
 		}
-		if err := chromedp.Do(tctx, chromedp.Navigate(srv.URL+"/"+hash)); err != nil {
+		base := srv.URL
+		if strings.HasPrefix(hash, "noalerting") {
+			base, hash = noAlerting.URL, strings.TrimPrefix(hash, "noalerting")
+		}
+		if err := chromedp.Do(tctx, chromedp.Navigate(base+"/"+hash)); err != nil {
 			t.Fatalf("open %s: %v", hash, err)
 		}
 		return tctx
@@ -178,5 +193,17 @@ func TestLayoutInBrowser(t *testing.T) {
 		if b := eval(ctx, "badge", `document.querySelector('#firing tr[data-alert="1"] .badge').textContent`); b != "cảnh báo" {
 			t.Errorf("severity badge %q: want it in Vietnamese", b)
 		}
+	}
+
+	// A server without alerting: the page says so instead of "no alerts".
+	ctx = page(1600, 1000, "noalerting#/alerts")
+	wait(ctx, `#firing tbody td`)
+	if msg := eval(ctx, "alerting off", `document.querySelector('#firing tbody td').textContent`); !strings.Contains(msg, "chưa bật cảnh báo") {
+		t.Errorf("alerts page of a server without alerting says %q", msg)
+	}
+	ctx = page(1600, 1000, "noalerting#/")
+	wait(ctx, `#stations tbody tr`)
+	if c := eval(ctx, "firing counter", `document.getElementById('c-firing').textContent`); c != "–" {
+		t.Errorf("firing counter of a server without alerting is %q, want –", c)
 	}
 }

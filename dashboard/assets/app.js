@@ -28,7 +28,7 @@
       time: 'Thời gian', alerts_active: 'Cảnh báo hiện hành', state_col: 'Trạng thái', value_col: 'Giá trị',
       sev_critical: 'nghiêm trọng', sev_major: 'cao', sev_warning: 'cảnh báo', sev_info: 'thông tin',
       legend_station: 'Thủy văn / khí tượng', legend_alert: 'có cảnh báo', legend_grey: 'chậm / mất kết nối / lỗi',
-      limit: 'ngưỡng',
+      limit: 'ngưỡng', alerts_off: 'Máy chủ chưa bật cảnh báo (alerting.enabled trong cấu hình api).',
     },
     en: {
       title: 'Environmental monitoring', nav_overview: 'Overview', nav_alerts: 'Alerts',
@@ -48,7 +48,7 @@
       time: 'Time', alerts_active: 'Active alerts', state_col: 'State', value_col: 'Value',
       sev_critical: 'critical', sev_major: 'major', sev_warning: 'warning', sev_info: 'info',
       legend_station: 'Hydrological / weather', legend_alert: 'alert', legend_grey: 'stale / offline / fault',
-      limit: 'limit',
+      limit: 'limit', alerts_off: 'Alerting is not enabled on the server (alerting.enabled in the api config).',
     },
   };
   let lang = localStorage.getItem('quantrac.lang') || 'vi';
@@ -210,11 +210,24 @@
     const d = Date.parse(v);
     return Number.isNaN(d) ? 0 : d;
   }
+  // alertsError holds why the last alert request failed ('' when it
+  // worked), so that "no alerts" is never shown when the server has no
+  // alerting (a 404) or could not answer.
+  let alertsError = '';
   async function fetchAlerts(query) {
-    const res = await apiOr('/api/v1/alerts' + (query || ''), []);
-    const list = Array.isArray(res) ? res : res.alerts || res.data || [];
+    let res;
+    try {
+      res = await api('/api/v1/alerts' + (query || ''));
+      alertsError = '';
+    } catch (e) {
+      alertsError = e.message.startsWith('HTTP 404') ? t('alerts_off') : e.message;
+      console.warn('/api/v1/alerts', e.message);
+      return [];
+    }
+    const list = Array.isArray(res) ? res : (res && (res.alerts || res.data)) || [];
     return list.map(normAlert);
   }
+  const noAlertsRow = () => '<tr><td class="muted">' + esc(alertsError || t('none')) + '</td></tr>';
 
   // ---- station colouring --------------------------------------------------
   // The state column's dot says whether data arrives; the map marker and the
@@ -326,7 +339,9 @@
     const byStation = {};
     for (const a of firing) (byStation[a.station] = byStation[a.station] || []).push(a);
     document.getElementById('c-online').textContent = list.filter((s) => s.status === 'online').length + ' / ' + list.length;
-    document.getElementById('c-firing').textContent = firing.filter((a) => a.state === 'firing').length;
+    const cf = document.getElementById('c-firing');
+    cf.textContent = alertsError ? '–' : firing.filter((a) => a.state === 'firing').length;
+    cf.title = alertsError;
     document.getElementById('c-complete').textContent = completenessText(compl);
 
     // zoom buttons: whole country, then each province present
@@ -533,7 +548,7 @@
     const alerts = await fetchAlerts('?station=' + encodeURIComponent(id));
     const tb = document.querySelector('#history tbody');
     if (!tb) return;
-    tb.innerHTML = alerts.length ? sortAlerts(alerts).map((a) => alertRow(a, false)).join('') : '<tr><td class="muted">' + t('none') + '</td></tr>';
+    tb.innerHTML = alerts.length ? sortAlerts(alerts).map((a) => alertRow(a, false)).join('') : noAlertsRow();
   }
 
   // alertText is the alert's message, or (pending alerts have none yet)
@@ -584,8 +599,8 @@
     if (!firing) return;
     const active = sortAlerts(all.filter((a) => a.state === 'firing' || a.state === 'pending' || a.state === 'acknowledged'));
     const recent = all.filter((a) => a.state === 'resolved').sort((a, b) => b.since - a.since).slice(0, 50);
-    firing.innerHTML = active.length ? active.map((a) => alertRow(a, true)).join('') : '<tr><td class="muted">' + t('none') + '</td></tr>';
-    document.querySelector('#recent tbody').innerHTML = recent.length ? recent.map((a) => alertRow(a, false)).join('') : '<tr><td class="muted">' + t('none') + '</td></tr>';
+    firing.innerHTML = active.length ? active.map((a) => alertRow(a, true)).join('') : noAlertsRow();
+    document.querySelector('#recent tbody').innerHTML = recent.length ? recent.map((a) => alertRow(a, false)).join('') : noAlertsRow();
     document.getElementById('oncall').innerHTML = oncallText(oncall);
     firing.querySelectorAll('[data-ack]').forEach((b) => b.addEventListener('click', async () => {
       b.disabled = true;
