@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/quantrac/quantrac/atomicfile"
 )
 
 // CollectorConfigOptions set the parts of a collector config the simulator
@@ -167,8 +169,8 @@ func (s *Simulator) CollectorConfig(o CollectorConfigOptions) ([]byte, error) {
 	return append([]byte(head), body...), nil
 }
 
-// WriteCollectorConfig writes CollectorConfig to o.Path (temp file, then
-// rename).
+// WriteCollectorConfig writes CollectorConfig to o.Path through
+// atomicfile.WriteFile.
 func (s *Simulator) WriteCollectorConfig(o CollectorConfigOptions) error {
 	if o.Path == "" {
 		return fmt.Errorf("collector config: no path")
@@ -182,12 +184,7 @@ func (s *Simulator) WriteCollectorConfig(o CollectorConfigOptions) error {
 			return fmt.Errorf("collector config %s: %w", o.Path, err)
 		}
 	}
-	tmp := o.Path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("collector config %s: %w", o.Path, err)
-	}
-	if err := os.Rename(tmp, o.Path); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(o.Path, data, 0o644); err != nil {
 		return fmt.Errorf("collector config %s: %w", o.Path, err)
 	}
 	return nil

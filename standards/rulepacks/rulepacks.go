@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/quantrac/quantrac/atomicfile"
 	"github.com/quantrac/quantrac/standards"
 )
 
@@ -51,11 +52,7 @@ func Write(dir string, packs []Pack) error {
 	}
 	for _, p := range packs {
 		path := filepath.Join(dir, p.Name)
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, p.Data, 0o644); err != nil {
-			return fmt.Errorf("rule pack %s: %w", path, err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
+		if err := atomicfile.WriteFile(path, p.Data, 0o644); err != nil {
 			return fmt.Errorf("rule pack %s: %w", path, err)
 		}
 	}
