@@ -78,6 +78,60 @@ type Alert struct {
 	ClearSince time.Time `json:"clear_since,omitzero"`
 	// PrevLevel is the level before the last level change.
 	PrevLevel string `json:"prev_level,omitempty"`
+	// LevelAt is the sample time the current level was reached (levels kind).
+	LevelAt time.Time `json:"level_at,omitzero"`
+
+	// EscalateFrom is when the notification escalation counts from was
+	// queued (engine clock), not the sample time: an alert learnt from
+	// late data escalates from when the officers were told. Zero in
+	// records of older versions: FiredAt counts.
+	EscalateFrom time.Time `json:"escalate_from,omitzero"`
+	// Late is set while the alert has changed on late samples (older than
+	// LateAfter) that were not notified one by one; when its series
+	// catches up, one notification tells the state then, if it is news.
+	Late bool `json:"late,omitempty"`
+	// Untold is set while the alert fired on late samples and nobody has
+	// been told yet. An untold alert that resolves sends nothing.
+	Untold bool `json:"untold,omitempty"`
+	// ToldLevel is the level name of the last firing or level notification.
+	ToldLevel string `json:"told_level,omitempty"`
+	// DuringGap marks an alert that fired and resolved without anyone
+	// being told, because it happened in late data (a collector's backlog
+	// after an outage).
+	DuringGap bool `json:"during_gap,omitempty"`
+	// History is every state change with the time of the sample that
+	// caused it (the clock's time for periodic and manual changes), the
+	// newest MaxHistory kept.
+	History []Transition `json:"history,omitempty"`
+
+	lateSeen time.Time // engine clock of the last late sample seen (not stored)
+}
+
+// MaxHistory is how many transitions an alert keeps (the first one and
+// the newest ones).
+const MaxHistory = 100
+
+// Transition is one state change of an alert.
+type Transition struct {
+	// At is the time of the sample that caused the change.
+	At time.Time `json:"at"`
+	// Event is firing, level_up, level_down or resolved.
+	Event string `json:"event"`
+	// Level is the level name after the change (levels kind).
+	Level string  `json:"level,omitempty"`
+	Value float64 `json:"value"`
+	// Late: the sample was older than LateAfter when it was evaluated, so
+	// the change was not notified by itself.
+	Late bool `json:"late,omitempty"`
+}
+
+// record appends a transition, keeping the first one and the newest.
+func (a *Alert) record(t Transition) {
+	a.History = append(a.History, t)
+	if n := len(a.History); n > MaxHistory {
+		copy(a.History[1:], a.History[n-MaxHistory+1:])
+		a.History = a.History[:MaxHistory]
+	}
 }
 
 func (a *Alert) active() bool { return a.State != StateResolved }
@@ -89,6 +143,7 @@ func (a *Alert) clone() *Alert {
 		c.Labels[k] = v
 	}
 	c.Notified = append([]string(nil), a.Notified...)
+	c.History = append([]Transition(nil), a.History...)
 	return &c
 }
 
@@ -128,6 +183,11 @@ type Event struct {
 	// ObservedAt is when the triggering sample reached the engine (for
 	// latency measurement); zero for periodic events.
 	ObservedAt time.Time `json:"observed_at,omitzero"`
+	// Late marks the one notification sent when a series catches up after
+	// late data: it tells the state then and since when (Since).
+	Late bool `json:"late,omitempty"`
+	// Since is when the alert's condition started (late notifications).
+	Since time.Time `json:"since,omitzero"`
 }
 
 // Silence mutes notifications for alerts whose labels match all matchers

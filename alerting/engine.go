@@ -78,7 +78,22 @@ type Options struct {
 	// StationName maps a station id to its display name (optional; the
 	// api can also call SetStations).
 	StationName func(id string) string
+	// LateAfter is the age (sample time against the engine's clock) past
+	// which a sample is late, as in a collector's backlog after an outage.
+	// Changes caused by late samples are kept in the alert's state and
+	// history but not notified one by one: an alert that fires and resolves
+	// within late data sends nothing; one still firing when its series
+	// catches up sends one notification saying since when. Default 10m;
+	// negative: no sample is late. A rule's late_after overrides it.
+	LateAfter time.Duration
+	// LateSettle is how long after its last late sample an alert whose
+	// series sent no fresh sample counts as caught up (the backlog ended
+	// and the station went quiet again). Default 1m.
+	LateSettle time.Duration
 }
+
+// DefaultLateAfter is the default Options.LateAfter.
+const DefaultLateAfter = 10 * time.Minute
 
 func (o *Options) setDefaults() {
 	if o.Clock == nil {
@@ -107,6 +122,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxQueuedSamples <= 0 {
 		o.MaxQueuedSamples = 2_000_000
+	}
+	if o.LateAfter == 0 {
+		o.LateAfter = DefaultLateAfter
+	}
+	if o.LateSettle <= 0 {
+		o.LateSettle = time.Minute
 	}
 }
 
@@ -137,12 +158,16 @@ type Engine struct {
 	lastPrune    time.Time
 	warned       map[string]bool // people already warned about (no phone, no receiver)
 	stations     map[string]string
+	late         map[string]*Alert // key → active alert with Late set
+	evalNow      time.Time         // engine clock of the evaluation step running
 
 	qmu     sync.Mutex
 	queue   []queuedBatch
 	queued  int
 	qsig    chan struct{}
 	dropped atomic.Int64
+	backlog atomic.Int64 // late samples set aside behind fresh ones
+	done    atomic.Int64 // samples evaluated
 
 	groupSig  chan struct{}
 	outboxes  map[string]*outbox
@@ -184,6 +209,7 @@ func New(opts Options) (*Engine, error) {
 		rateHist:     map[string]*rateState{},
 		lastRun:      map[string]time.Time{},
 		stations:     map[string]string{},
+		late:         map[string]*Alert{},
 		qsig:         make(chan struct{}, 1),
 		groupSig:     make(chan struct{}, 1),
 		outboxes:     map[string]*outbox{},
@@ -206,6 +232,10 @@ func New(opts Options) (*Engine, error) {
 		e.active[a.Key] = a
 		e.byID[a.ID] = a
 		e.activeByRule[a.Rule]++
+		if a.Late {
+			a.lateSeen = opts.Clock.Now() // catch up LateSettle after start at the latest
+			e.late[a.Key] = a
+		}
 	}
 	sils, err := st.loadSilences()
 	if err != nil {
@@ -471,15 +501,35 @@ func (e *Engine) Close() error {
 	return e.st.close()
 }
 
+// evalLoop evaluates queued samples. Samples of series with late data (a
+// collector's backlog) are set aside and evaluated in chunks behind the
+// fresh samples of other series, so a backlog never delays the
+// notifications of stations reporting live; the samples of one series keep
+// their order.
 func (e *Engine) evalLoop(ctx context.Context) {
-	for {
+	var bl backlog
+	for ctx.Err() == nil {
 		e.qmu.Lock()
 		q := e.queue
 		e.queue = nil
 		e.queued = 0
 		e.qmu.Unlock()
 		if len(q) > 0 {
-			e.evalBatches(q)
+			fresh := bl.split(q, e.clock.Now(), e.opts.LateAfter)
+			if n := bl.trim(e.opts.MaxQueuedSamples); n > 0 {
+				e.dropped.Add(int64(n))
+			}
+			e.backlog.Store(int64(bl.n))
+			if len(fresh) > 0 {
+				e.evalBatches(fresh)
+			}
+		}
+		if bl.n > 0 {
+			e.evalBatches(bl.next(backlogChunk))
+			e.backlog.Store(int64(bl.n))
+			continue
+		}
+		if len(q) > 0 {
 			continue
 		}
 		select {

@@ -63,6 +63,7 @@ type harness struct {
 	done   chan struct{}
 	dir    string
 	rules  string
+	sent   int64 // samples given to send
 }
 
 // t0 is 2026-11-25 02:00 in Ha Noi (Wednesday: an is on duty for thuy-van).
@@ -86,6 +87,7 @@ func (h *harness) start() {
 	}
 	eng.SetStations([]model.Station{{ID: "HN-LongBien", Name: "Trạm thủy văn Long Biên"}})
 	h.eng = eng
+	h.sent = 0
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.done = make(chan struct{})
@@ -100,9 +102,27 @@ func (h *harness) stop() {
 	}
 }
 
+// observe sends one sample stamped with the clock's now and waits until it
+// is evaluated, as a live feed is: the test's clock may move on at once.
 func (h *harness) observe(metric, station, kind string, v float64, q model.Quality) {
+	h.observeAt(metric, station, kind, h.clock.Now(), v, q)
+}
+
+func (h *harness) observeAt(metric, station, kind string, at time.Time, v float64, q model.Quality) {
 	ls := model.New(metric, "station", station, "province", "HN", "kind", kind)
-	h.eng.Observe(context.Background(), []model.Sample{{Labels: ls, T: h.clock.Now().UnixMilli(), V: v, Q: q}})
+	h.send([]model.Sample{{Labels: ls, T: at.UnixMilli(), V: v, Q: q}})
+}
+
+// send passes samples to Observe and waits until they are evaluated.
+func (h *harness) send(batch []model.Sample) {
+	h.t.Helper()
+	h.sent += int64(len(batch))
+	h.eng.Observe(context.Background(), batch)
+	for deadline := time.Now().Add(10 * time.Second); h.eng.done.Load()+h.eng.Dropped() < h.sent; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			h.t.Fatal("samples not evaluated")
+		}
+	}
 }
 
 // settle waits until the engine has evaluated everything queued and the
@@ -112,7 +132,7 @@ func (h *harness) settle() {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		h.eng.qmu.Lock()
-		q := len(h.eng.queue)
+		q := len(h.eng.queue) + int(h.eng.backlog.Load())
 		h.eng.qmu.Unlock()
 		pend := 0
 		msgs, err := h.eng.OutboxMessages()
@@ -131,7 +151,7 @@ func (h *harness) settle() {
 			h.eng.mu.Lock()
 			h.eng.mu.Unlock()
 			h.eng.qmu.Lock()
-			q = len(h.eng.queue)
+			q = len(h.eng.queue) + int(h.eng.backlog.Load())
 			h.eng.qmu.Unlock()
 			h.eng.st.db.View(func(tx *bolt.Tx) error { events = tx.Bucket([]byte(bucketEvents)).Stats().KeyN; return nil })
 			if q == 0 && events == 0 {

@@ -99,7 +99,7 @@ func TestGroupingAndSilence(t *testing.T) {
 		ls := model.New("pm25_ugm3", "station", "HP-S0"+string(rune('0'+i)), "province", "HN", "kind", "air")
 		batch = append(batch, model.Sample{Labels: ls, T: t0.UnixMilli(), V: 80})
 	}
-	h.eng.Observe(context.Background(), batch)
+	h.send(batch)
 	h.settle()
 	msgs := h.sms.all()
 	if len(msgs) != 1 || len(msgs[0].Events) != 9 || msgs[0].Person != "dung" {

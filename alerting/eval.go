@@ -95,6 +95,10 @@ func (e *Engine) forget(a *Alert) {
 		e.activeByRule[a.Rule]--
 	}
 	delete(e.byID, a.ID)
+	if e.late[a.Key] == a {
+		delete(e.late, a.Key)
+	}
+	a.Late = false
 }
 
 // drop forgets a pending alert that never fired (no notification).
@@ -154,6 +158,14 @@ func (e *Engine) event(p *pending, a *Alert, r *Rule, kind string, at, observed 
 	if kind == EventResolved || kind == EventLevelDown {
 		ev.To = append(ev.To, a.Notified...)
 	}
+	switch kind {
+	case EventFiring, EventLevelUp:
+		a.EscalateFrom = e.clock.Now() // escalation counts from the notification
+		fallthrough
+	case EventLevelDown:
+		a.ToldLevel = a.LevelName
+		a.Untold = false
+	}
 	p.events = append(p.events, ev)
 	return ev
 }
@@ -177,6 +189,14 @@ func (e *Engine) fire(p *pending, a *Alert, r *Rule, at, observed time.Time) {
 	a.FiredAt = at
 	a.EscLevel = 0
 	p.touch(a)
+	late := e.isLate(r, at, observed)
+	a.record(Transition{At: at, Event: EventFiring, Level: a.LevelName, Value: a.Value, Late: late})
+	if late {
+		a.Untold = true
+		e.hold(p, a)
+		e.log.Info().Uint64("alert", a.ID).Str("rule", a.Rule).Str("key", a.Key).Str("level", a.LevelName).Time("at", at).Msg("alert firing in late data: notification held until the series catches up")
+		return
+	}
 	e.event(p, a, r, EventFiring, at, observed, true)
 	e.log.Info().Uint64("alert", a.ID).Str("rule", a.Rule).Str("key", a.Key).Str("level", a.LevelName).Float64("value", a.Value).Msg("alert firing")
 }
@@ -190,8 +210,20 @@ func (e *Engine) resolve(p *pending, a *Alert, r *Rule, by string, at, observed 
 	a.State = StateResolved
 	a.ResolvedAt = at
 	a.ResolvedBy = by
+	late := e.isLate(r, at, observed)
 	e.forget(a)
 	p.touch(a)
+	a.record(Transition{At: at, Event: EventResolved, Level: a.LevelName, Value: a.Value, Late: late})
+	if a.Untold {
+		// Nobody was told it fired: its end is no news either.
+		a.Untold = false
+		a.DuringGap = true
+		if a.ResolveNote == "" {
+			a.ResolveNote = "fired and resolved in late data (data gap): not notified"
+		}
+		e.log.Info().Uint64("alert", a.ID).Str("rule", a.Rule).Str("key", a.Key).Time("at", at).Msg("alert resolved in late data: nothing notified")
+		return
+	}
 	e.event(p, a, r, EventResolved, at, observed, sms)
 	e.log.Info().Uint64("alert", a.ID).Str("rule", a.Rule).Str("key", a.Key).Str("by", by).Msg("alert resolved")
 }
@@ -199,13 +231,18 @@ func (e *Engine) resolve(p *pending, a *Alert, r *Rule, by string, at, observed 
 func (e *Engine) evalBatches(q []queuedBatch) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.evalNow = e.clock.Now()
+	defer func() { e.evalNow = time.Time{} }()
 	p := &pending{}
+	n := 0
 	for _, b := range q {
 		for i := range b.samples {
 			e.evalSample(p, &b.samples[i], b.at)
 		}
+		n += len(b.samples)
 	}
 	e.commit(p)
+	e.done.Add(int64(n))
 }
 
 func (e *Engine) evalSample(p *pending, s *model.Sample, observed time.Time) {
@@ -247,14 +284,20 @@ func (e *Engine) evalSample(p *pending, s *model.Sample, observed time.Time) {
 			e.evalRate(p, r, sc, observed)
 		}
 	}
-	for _, r := range rules {
+	check := func(r *Rule) {
 		eval(r)
+		if len(e.late) > 0 && r.Kind != KindNoData && model.MatchLabels(r.matchers, s.Labels) {
+			e.afterSample(p, r, sc, observed)
+		}
+	}
+	for _, r := range rules {
+		check(r)
 	}
 	for _, r := range stRules {
-		eval(r)
+		check(r)
 	}
 	for _, r := range e.anyMetric {
-		eval(r)
+		check(r)
 	}
 }
 
@@ -359,7 +402,10 @@ func levelFor(r *Rule, v float64, cur int) int {
 	return -1
 }
 
-func (e *Engine) setLevel(a *Alert, r *Rule, lvl int) {
+func (e *Engine) setLevel(a *Alert, r *Rule, lvl int, at time.Time) {
+	if a.Level != lvl {
+		a.LevelAt = at
+	}
 	a.Level = lvl
 	l := r.Levels[lvl]
 	if a.LevelName != l.Name {
@@ -389,7 +435,7 @@ func (e *Engine) evalLevels(p *pending, r *Rule, sc *sampleKey, observed time.Ti
 		}
 		a = e.newAlert(p, r, key, s.Labels, at)
 		a.Value, a.LastValueAt = s.V, at
-		e.setLevel(a, r, nl)
+		e.setLevel(a, r, nl, at)
 		if r.forDur == 0 {
 			e.fire(p, a, r, at, observed)
 		}
@@ -409,7 +455,7 @@ func (e *Engine) evalLevels(p *pending, r *Rule, sc *sampleKey, observed time.Ti
 	}
 	if a.State == StatePending {
 		if nl != cur {
-			e.setLevel(a, r, nl)
+			e.setLevel(a, r, nl, at)
 			p.touch(a)
 		}
 		if at.Sub(a.ActiveAt) >= r.forDur {
@@ -420,8 +466,19 @@ func (e *Engine) evalLevels(p *pending, r *Rule, sc *sampleKey, observed time.Ti
 	if nl == cur {
 		return
 	}
-	e.setLevel(a, r, nl)
+	e.setLevel(a, r, nl, at)
 	p.touch(a)
+	kind := EventLevelDown
+	if nl > cur {
+		kind = EventLevelUp
+	}
+	late := e.isLate(r, at, observed)
+	a.record(Transition{At: at, Event: kind, Level: a.LevelName, Value: s.V, Late: late})
+	if late || a.Late {
+		// Told when the series catches up, if still news then.
+		e.hold(p, a)
+		return
+	}
 	if nl > cur {
 		// A worse level needs an owner again: back to firing, escalation restarts.
 		a.State = StateFiring

@@ -34,6 +34,7 @@ func (e *Engine) Tick(ctx context.Context) {
 	e.checkHeld(p, now)
 	e.checkKeepFiring(p, now)
 	e.checkStalePending(p, now)
+	e.checkCaughtUp(p, now)
 	e.checkEscalation(p, now)
 	e.commit(p)
 	prune := now.Sub(e.lastPrune) >= time.Hour
@@ -246,15 +247,19 @@ func (e *Engine) seedLastSeen(ctx context.Context) {
 // whose step delay has passed without acknowledgement. Caller holds mu.
 func (e *Engine) checkEscalation(p *pending, now time.Time) {
 	for _, a := range e.active {
-		if a.State != StateFiring {
-			continue
+		if a.State != StateFiring || a.Late || a.Untold {
+			continue // held alerts escalate from when they are told
 		}
 		tm := e.roster.Team(a.Team)
 		if tm == nil || a.EscLevel >= len(tm.Escalation) {
 			continue
 		}
 		step := tm.Escalation[a.EscLevel]
-		if now.Sub(a.FiredAt) < step.after {
+		from := a.EscalateFrom
+		if from.IsZero() {
+			from = a.FiredAt
+		}
+		if now.Sub(from) < step.after {
 			continue
 		}
 		if e.silenced(a.Labels, now) {
@@ -286,6 +291,7 @@ func (e *Engine) checkHeld(p *pending, now time.Time) {
 			continue
 		}
 		a.FiredAt = now
+		a.EscalateFrom = now
 		a.EscLevel = 0
 		text := "Sau thời gian tạm dừng cảnh báo, vẫn còn: " + a.Message
 		p.events = append(p.events, &Event{AlertID: a.ID, Kind: EventFiring, Rule: a.Rule, Severity: a.Severity, Level: a.LevelName,

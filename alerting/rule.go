@@ -117,21 +117,27 @@ type Rule struct {
 
 	// Disabled rules are validated but not evaluated.
 	Disabled bool `yaml:"disabled"`
+	// LateAfter overrides the engine's age past which a sample is late
+	// (threshold, levels, rate, quality), e.g. for stations whose data
+	// always arrives in hourly files. Changes caused by late samples are
+	// not notified one by one.
+	LateAfter string `yaml:"late_after"`
 
-	file     string
-	line     int
-	matchers []*model.Matcher
-	metric   string // metric name when the selector fixes it
-	forDur   time.Duration
-	keep     time.Duration
-	over     time.Duration
-	nodata   time.Duration
-	window   time.Duration
-	every    time.Duration
-	qmask    model.Quality // quality kind: bits that fire
-	qstatus  []model.Quality
-	msgT     *template.Template
-	resT     *template.Template
+	file      string
+	line      int
+	matchers  []*model.Matcher
+	metric    string // metric name when the selector fixes it
+	forDur    time.Duration
+	keep      time.Duration
+	lateAfter time.Duration
+	over      time.Duration
+	nodata    time.Duration
+	window    time.Duration
+	every     time.Duration
+	qmask     model.Quality // quality kind: bits that fire
+	qstatus   []model.Quality
+	msgT      *template.Template
+	resT      *template.Template
 }
 
 // Level is one step of a levels rule (flood alarm I/II/III, AQI category).
@@ -436,6 +442,12 @@ func (r *Rule) compile(d *yamlDoc, f string) {
 	}
 	if r.Kind != KindWindow {
 		unused(r.MinPoints != 0, "min_points")
+	}
+	switch r.Kind {
+	case KindThreshold, KindLevels, KindRate, KindQuality:
+		r.lateAfter = d.duration(f+".late_after", r.LateAfter)
+	default:
+		unused(r.LateAfter != "", "late_after")
 	}
 	r.msgT = d.template(f+".message", r.Message)
 	r.resT = d.template(f+".resolved_message", r.ResolvedMessage)
