@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-
 	"github.com/quantrac/quantrac/collector/queue"
 	"github.com/quantrac/quantrac/model"
 	"github.com/quantrac/quantrac/yamlsafe"
@@ -255,10 +253,8 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		if errors.Is(err, yamlsafe.ErrMalformed) {
 			return nil, fmt.Errorf("collector config %s: %w", name, err)
 		}
-		var ye yaml.Error
-		if errors.As(err, &ye) && ye.GetToken() != nil {
-			p := ye.GetToken().Position
-			return nil, fmt.Errorf("collector config %s:%d:%d: %s", name, p.Line, p.Column, ye.GetMessage())
+		if desc, ok := yamlsafe.Describe(name, data, err); ok {
+			return nil, errors.New("collector config " + desc)
 		}
 		if line, key := lineOfValue(data, err); line > 0 {
 			return nil, fmt.Errorf("collector config %s:%d: %s: %w", name, line, key, err)
@@ -267,39 +263,12 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	}
 	c.Path = name
 	if err := c.validate(); err != nil {
-		var fe *fieldError
-		if errors.As(err, &fe) {
-			if line := lineOf(data, fe.path); line > 0 {
-				return nil, fmt.Errorf("collector config %s:%d: %s: %s", name, line, fe.key(), fe.msg)
-			}
-			return nil, fmt.Errorf("collector config %s: %s: %s", name, fe.key(), fe.msg)
+		if desc, ok := yamlsafe.Describe(name, data, err); ok {
+			return nil, errors.New("collector config " + desc)
 		}
 		return nil, fmt.Errorf("collector config %s: %w", name, err)
 	}
 	return c, nil
-}
-
-// fieldError is a validation error at a YAML path like $.stations[2].modbus.map.
-type fieldError struct {
-	path string
-	msg  string
-}
-
-func (e *fieldError) Error() string { return e.key() + ": " + e.msg }
-
-func (e *fieldError) key() string { return strings.TrimPrefix(strings.TrimPrefix(e.path, "$"), ".") }
-
-func fieldErr(path, format string, args ...any) error {
-	return &fieldError{path: path, msg: fmt.Sprintf(format, args...)}
-}
-
-// lineOf finds the line of a YAML path, falling back to its parents.
-func lineOf(data []byte, path string) int {
-	f, err := yamlsafe.Parse(data, 0)
-	if err != nil {
-		return 0
-	}
-	return yamlsafe.Line(f, path)
 }
 
 // lineOfValue finds the line of the quoted value named in a decode error
@@ -373,37 +342,37 @@ func (c *Config) QueueOptions() queue.Options {
 
 func (c *Config) validate() error {
 	if c.DataDir == "" {
-		return fieldErr("$.data_dir", "required: the directory of the disk queue")
+		return yamlsafe.FieldErrorf("$.data_dir", "required: the directory of the disk queue")
 	}
 	if _, err := queue.ParseSyncPolicy(c.Queue.Fsync); err != nil {
-		return fieldErr("$.queue.fsync", "%v", err)
+		return yamlsafe.FieldErrorf("$.queue.fsync", "%v", err)
 	}
 	if c.Queue.MaxBytes < 0 {
-		return fieldErr("$.queue.max_bytes", "must not be negative")
+		return yamlsafe.FieldErrorf("$.queue.max_bytes", "must not be negative")
 	}
 	if c.Queue.ChunkBytes < 0 {
-		return fieldErr("$.queue.chunk_bytes", "must not be negative")
+		return yamlsafe.FieldErrorf("$.queue.chunk_bytes", "must not be negative")
 	}
 	if err := c.Sink.validate(); err != nil {
 		return err
 	}
 	if c.Shard.Count < 0 || (c.Shard.Count > 0 && (c.Shard.Index < 0 || c.Shard.Index >= c.Shard.Count)) {
-		return fieldErr("$.shard.index", "index %d must be in [0, count=%d)", c.Shard.Index, c.Shard.Count)
+		return yamlsafe.FieldErrorf("$.shard.index", "index %d must be in [0, count=%d)", c.Shard.Index, c.Shard.Count)
 	}
 	if c.Shard.Count == 0 && c.Shard.Index != 0 {
-		return fieldErr("$.shard.count", "required when shard.index is set")
+		return yamlsafe.FieldErrorf("$.shard.count", "required when shard.index is set")
 	}
 	if err := validateLimits("$.validation.limits", c.Validation.Limits); err != nil {
 		return err
 	}
 	if c.Validation.MaxFuture < 0 || c.Validation.MaxPast < 0 {
-		return fieldErr("$.validation", "max_future and max_past must not be negative")
+		return yamlsafe.FieldErrorf("$.validation", "max_future and max_past must not be negative")
 	}
 	if n := c.Validation.SpikeSettlePolls; n < 0 || n == 1 {
-		return fieldErr("$.validation.spike_settle_polls", "%d: want at least 2 readings (0 takes the default, 6)", n)
+		return yamlsafe.FieldErrorf("$.validation.spike_settle_polls", "%d: want at least 2 readings (0 takes the default, 6)", n)
 	}
 	if d := c.Validation.SpikeSettleTime; d < 0 {
-		return fieldErr("$.validation.spike_settle_time", "%v must not be negative (0 takes the default, 15m)", d)
+		return yamlsafe.FieldErrorf("$.validation.spike_settle_time", "%v must not be negative (0 takes the default, 15m)", d)
 	}
 	if c.MQTT != nil {
 		if err := c.MQTT.validate(); err != nil {
@@ -411,14 +380,14 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.Datafile != nil && c.Datafile.Spool == "" {
-		return fieldErr("$.datafile.spool", "required: the spool directory of TXT files")
+		return yamlsafe.FieldErrorf("$.datafile.spool", "required: the spool directory of TXT files")
 	}
 	seen := map[string]int{}
 	for i := range c.Stations {
 		s := &c.Stations[i]
 		p := fmt.Sprintf("$.stations[%d]", i)
 		if j, dup := seen[s.ID]; dup && s.ID != "" {
-			return fieldErr(p+".id", "station %q already defined at stations[%d]", s.ID, j)
+			return yamlsafe.FieldErrorf(p+".id", "station %q already defined at stations[%d]", s.ID, j)
 		}
 		seen[s.ID] = i
 		if err := c.validateStation(p, s); err != nil {
@@ -432,71 +401,71 @@ func (s *SinkConfig) validate() error {
 	switch s.Type {
 	case SinkAPI, SinkVictoriaMetrics:
 		if s.URL == "" {
-			return fieldErr("$.sink.url", "required for sink type %q", s.Type)
+			return yamlsafe.FieldErrorf("$.sink.url", "required for sink type %q", s.Type)
 		}
 		u, err := url.Parse(s.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fieldErr("$.sink.url", "%q is not an http(s) URL", s.URL)
+			return yamlsafe.FieldErrorf("$.sink.url", "%q is not an http(s) URL", s.URL)
 		}
 	case SinkTSDB:
 		if s.Dir == "" {
-			return fieldErr("$.sink.dir", "required for sink type tsdb: the data directory")
+			return yamlsafe.FieldErrorf("$.sink.dir", "required for sink type tsdb: the data directory")
 		}
 	case "":
-		return fieldErr("$.sink.type", "required: api, victoriametrics or tsdb")
+		return yamlsafe.FieldErrorf("$.sink.type", "required: api, victoriametrics or tsdb")
 	default:
-		return fieldErr("$.sink.type", "unknown sink %q: want api, victoriametrics or tsdb", s.Type)
+		return yamlsafe.FieldErrorf("$.sink.type", "unknown sink %q: want api, victoriametrics or tsdb", s.Type)
 	}
 	if s.AccountID != "" && s.Type != SinkVictoriaMetrics {
-		return fieldErr("$.sink.account_id", "only for sink type victoriametrics")
+		return yamlsafe.FieldErrorf("$.sink.account_id", "only for sink type victoriametrics")
 	}
 	if len(s.Tenants) > 0 && s.Type != SinkVictoriaMetrics {
-		return fieldErr("$.sink.tenants", "only for sink type victoriametrics")
+		return yamlsafe.FieldErrorf("$.sink.tenants", "only for sink type victoriametrics")
 	}
 	for p, id := range s.Tenants {
 		if id < 0 {
-			return fieldErr("$.sink.tenants."+p, "accountID %d must not be negative", id)
+			return yamlsafe.FieldErrorf("$.sink.tenants."+p, "accountID %d must not be negative", id)
 		}
 	}
 	for _, r := range s.AccountID {
 		if (r < '0' || r > '9') && r != ':' {
-			return fieldErr("$.sink.account_id", "%q: want a number (or accountID:projectID)", s.AccountID)
+			return yamlsafe.FieldErrorf("$.sink.account_id", "%q: want a number (or accountID:projectID)", s.AccountID)
 		}
 	}
 	if s.BatchSamples < 0 {
-		return fieldErr("$.sink.batch_samples", "must not be negative")
+		return yamlsafe.FieldErrorf("$.sink.batch_samples", "must not be negative")
 	}
 	if s.MinBackoff < 0 || s.MaxBackoff < 0 || s.Timeout < 0 {
-		return fieldErr("$.sink", "timeout and backoffs must not be negative")
+		return yamlsafe.FieldErrorf("$.sink", "timeout and backoffs must not be negative")
 	}
 	return nil
 }
 
 func (m *MQTTConfig) validate() error {
 	if m.Broker == "" {
-		return fieldErr("$.mqtt.broker", "required: tcp://host:port")
+		return yamlsafe.FieldErrorf("$.mqtt.broker", "required: tcp://host:port")
 	}
 	if u, err := url.Parse(m.Broker); err != nil || u.Host == "" {
-		return fieldErr("$.mqtt.broker", "%q is not a broker URL like tcp://127.0.0.1:1883", m.Broker)
+		return yamlsafe.FieldErrorf("$.mqtt.broker", "%q is not a broker URL like tcp://127.0.0.1:1883", m.Broker)
 	}
 	if m.QoS != nil && (*m.QoS < 0 || *m.QoS > 1) {
-		return fieldErr("$.mqtt.qos", "must be 0 or 1")
+		return yamlsafe.FieldErrorf("$.mqtt.qos", "must be 0 or 1")
 	}
 	if m.ClientID == "" {
-		return fieldErr("$.mqtt.client_id", "required: a fixed id keeps the broker session across restarts")
+		return yamlsafe.FieldErrorf("$.mqtt.client_id", "required: a fixed id keeps the broker session across restarts")
 	}
 	if len(m.Subscriptions) == 0 {
-		return fieldErr("$.mqtt.subscriptions", "at least one subscription is required")
+		return yamlsafe.FieldErrorf("$.mqtt.subscriptions", "at least one subscription is required")
 	}
 	for i, s := range m.Subscriptions {
 		p := fmt.Sprintf("$.mqtt.subscriptions[%d]", i)
 		if s.Topic == "" {
-			return fieldErr(p+".topic", "required")
+			return yamlsafe.FieldErrorf(p+".topic", "required")
 		}
 		switch s.Format {
 		case "number", "json", "senml":
 		default:
-			return fieldErr(p+".format", "unknown format %q: want number, json or senml", s.Format)
+			return yamlsafe.FieldErrorf(p+".format", "unknown format %q: want number, json or senml", s.Format)
 		}
 	}
 	return nil
@@ -511,19 +480,19 @@ func validateLimits(p string, limits map[string]Limit) error {
 	for _, k := range names {
 		l := limits[k]
 		if !model.ValidMetricName(k) {
-			return fieldErr(p+"."+k, "%q is not a metric name", k)
+			return yamlsafe.FieldErrorf(p+"."+k, "%q is not a metric name", k)
 		}
 		if l.Min != nil && l.Max != nil && *l.Min > *l.Max {
-			return fieldErr(p+"."+k+".min", "min %v is above max %v", *l.Min, *l.Max)
+			return yamlsafe.FieldErrorf(p+"."+k+".min", "min %v is above max %v", *l.Min, *l.Max)
 		}
 		if l.Spike != nil && !(*l.Spike >= 0 && !math.IsInf(*l.Spike, 0)) {
-			return fieldErr(p+"."+k+".spike", "%v: want a change in the parameter's unit, at least 0 (0 turns the check off)", *l.Spike)
+			return yamlsafe.FieldErrorf(p+"."+k+".spike", "%v: want a change in the parameter's unit, at least 0 (0 turns the check off)", *l.Spike)
 		}
 		if l.SpikeFactor != nil && !(*l.SpikeFactor == 0 || (*l.SpikeFactor > 1 && !math.IsInf(*l.SpikeFactor, 0))) {
-			return fieldErr(p+"."+k+".spike_factor", "%v: want a factor above 1 (a rise to more than this many times the last good value), or 0 to turn the check off", *l.SpikeFactor)
+			return yamlsafe.FieldErrorf(p+"."+k+".spike_factor", "%v: want a factor above 1 (a rise to more than this many times the last good value), or 0 to turn the check off", *l.SpikeFactor)
 		}
 		if l.SpikeFloor != nil && !(*l.SpikeFloor >= 0 && !math.IsInf(*l.SpikeFloor, 0)) {
-			return fieldErr(p+"."+k+".spike_floor", "%v: want a change in the parameter's unit, at least 0", *l.SpikeFloor)
+			return yamlsafe.FieldErrorf(p+"."+k+".spike_floor", "%v: want a change in the parameter's unit, at least 0", *l.SpikeFloor)
 		}
 	}
 	return nil
@@ -531,83 +500,83 @@ func validateLimits(p string, limits map[string]Limit) error {
 
 func (c *Config) validateStation(p string, s *StationConfig) error {
 	if s.ID == "" {
-		return fieldErr(p+".id", "required")
+		return yamlsafe.FieldErrorf(p+".id", "required")
 	}
 	if strings.ContainsAny(s.ID, "/+# \t") {
-		return fieldErr(p+".id", "%q: no spaces, '/', '+' or '#'", s.ID)
+		return yamlsafe.FieldErrorf(p+".id", "%q: no spaces, '/', '+' or '#'", s.ID)
 	}
 	switch s.Kind {
 	case model.KindHydrological, model.KindAir, model.KindWeather:
 	case "":
-		return fieldErr(p+".kind", "required: hydrological, air or weather")
+		return yamlsafe.FieldErrorf(p+".kind", "required: hydrological, air or weather")
 	default:
-		return fieldErr(p+".kind", "unknown kind %q: want hydrological, air or weather", s.Kind)
+		return yamlsafe.FieldErrorf(p+".kind", "unknown kind %q: want hydrological, air or weather", s.Kind)
 	}
 	if s.Province == "" {
-		return fieldErr(p+".province", "required")
+		return yamlsafe.FieldErrorf(p+".province", "required")
 	}
 	if s.Lat < -90 || s.Lat > 90 {
-		return fieldErr(p+".lat", "%v is not a latitude", s.Lat)
+		return yamlsafe.FieldErrorf(p+".lat", "%v is not a latitude", s.Lat)
 	}
 	if s.Lon < -180 || s.Lon > 180 {
-		return fieldErr(p+".lon", "%v is not a longitude", s.Lon)
+		return yamlsafe.FieldErrorf(p+".lon", "%v is not a longitude", s.Lon)
 	}
 	for k := range s.Labels {
 		if !model.ValidLabelName(k) || k == model.LabelStation || k == model.LabelProvince || k == model.LabelKind || k == model.MetricName {
-			return fieldErr(p+".labels."+k, "%q cannot be used as an extra label", k)
+			return yamlsafe.FieldErrorf(p+".labels."+k, "%q cannot be used as an extra label", k)
 		}
 	}
 	switch s.Driver {
 	case DriverModbus:
 		m := s.Modbus
 		if m == nil {
-			return fieldErr(p+".modbus", "required for driver modbus")
+			return yamlsafe.FieldErrorf(p+".modbus", "required for driver modbus")
 		}
 		if m.Address == "" {
-			return fieldErr(p+".modbus.address", "required: tcp://host:port, rtu:///dev/ttyX or ascii:///dev/ttyX")
+			return yamlsafe.FieldErrorf(p+".modbus.address", "required: tcp://host:port, rtu:///dev/ttyX or ascii:///dev/ttyX")
 		}
 		if u, err := url.Parse(m.Address); err != nil || (u.Scheme != "tcp" && u.Scheme != "rtu" && u.Scheme != "ascii") {
-			return fieldErr(p+".modbus.address", "%q: want tcp://host:port, rtu:///dev/ttyX or ascii:///dev/ttyX", m.Address)
+			return yamlsafe.FieldErrorf(p+".modbus.address", "%q: want tcp://host:port, rtu:///dev/ttyX or ascii:///dev/ttyX", m.Address)
 		}
 		if m.SlaveID < 0 || m.SlaveID > 255 {
-			return fieldErr(p+".modbus.slave_id", "%d is outside 0..255", m.SlaveID)
+			return yamlsafe.FieldErrorf(p+".modbus.slave_id", "%d is outside 0..255", m.SlaveID)
 		}
 		if m.Map == "" {
-			return fieldErr(p+".modbus.map", "required: a register map file")
+			return yamlsafe.FieldErrorf(p+".modbus.map", "required: a register map file")
 		}
 		if _, err := os.Stat(c.Resolve(m.Map)); err != nil {
-			return fieldErr(p+".modbus.map", "%v", err)
+			return yamlsafe.FieldErrorf(p+".modbus.map", "%v", err)
 		}
 		if m.Interval == 0 {
 			m.Interval = time.Minute
 		}
 		if m.Interval < 100*time.Millisecond {
-			return fieldErr(p+".modbus.interval", "%v is too short (at least 100ms)", m.Interval)
+			return yamlsafe.FieldErrorf(p+".modbus.interval", "%v is too short (at least 100ms)", m.Interval)
 		}
 		if m.Timeout == 0 {
 			m.Timeout = min(5*time.Second, m.Interval)
 		}
 		if m.Timeout < 0 || m.Timeout > m.Interval {
-			return fieldErr(p+".modbus.timeout", "%v must be positive and at most the interval %v", m.Timeout, m.Interval)
+			return yamlsafe.FieldErrorf(p+".modbus.timeout", "%v must be positive and at most the interval %v", m.Timeout, m.Interval)
 		}
 		if m.Jitter != nil && (*m.Jitter < 0 || *m.Jitter >= m.Interval) {
-			return fieldErr(p+".modbus.jitter", "%v must be in [0, interval)", *m.Jitter)
+			return yamlsafe.FieldErrorf(p+".modbus.jitter", "%v must be in [0, interval)", *m.Jitter)
 		}
 	case DriverMQTT:
 		if c.MQTT == nil {
-			return fieldErr(p+".driver", "driver mqtt needs the top-level mqtt section")
+			return yamlsafe.FieldErrorf(p+".driver", "driver mqtt needs the top-level mqtt section")
 		}
 	case DriverDatafile:
 		if c.Datafile == nil {
-			return fieldErr(p+".driver", "driver datafile needs the top-level datafile section")
+			return yamlsafe.FieldErrorf(p+".driver", "driver datafile needs the top-level datafile section")
 		}
 	case "":
-		return fieldErr(p+".driver", "required: modbus, mqtt or datafile")
+		return yamlsafe.FieldErrorf(p+".driver", "required: modbus, mqtt or datafile")
 	default:
-		return fieldErr(p+".driver", "unknown driver %q: want modbus, mqtt or datafile", s.Driver)
+		return yamlsafe.FieldErrorf(p+".driver", "unknown driver %q: want modbus, mqtt or datafile", s.Driver)
 	}
 	if s.Driver != DriverModbus && s.Modbus != nil {
-		return fieldErr(p+".modbus", "only for driver modbus")
+		return yamlsafe.FieldErrorf(p+".modbus", "only for driver modbus")
 	}
 	if err := validateLimits(p+".limits", s.Limits); err != nil {
 		return err
@@ -615,7 +584,7 @@ func (c *Config) validateStation(p string, s *StationConfig) error {
 	for i, d := range s.Derive {
 		dp := fmt.Sprintf("%s.derive[%d]", p, i)
 		if !model.ValidMetricName(d.Metric) {
-			return fieldErr(dp+".metric", "%q is not a metric name", d.Metric)
+			return yamlsafe.FieldErrorf(dp+".metric", "%q is not a metric name", d.Metric)
 		}
 		want := 1
 		switch d.Func {
@@ -624,17 +593,17 @@ func (c *Config) validateStation(p string, s *StationConfig) error {
 		case "mg_to_ug", "cm_to_m", "mm_to_m":
 		case "scale":
 			if d.Factor == 0 {
-				return fieldErr(dp+".factor", "required for func scale (non-zero)")
+				return yamlsafe.FieldErrorf(dp+".factor", "required for func scale (non-zero)")
 			}
 		default:
-			return fieldErr(dp+".func", "unknown func %q: want rh_from_dew_point, mg_to_ug, cm_to_m, mm_to_m or scale", d.Func)
+			return yamlsafe.FieldErrorf(dp+".func", "unknown func %q: want rh_from_dew_point, mg_to_ug, cm_to_m, mm_to_m or scale", d.Func)
 		}
 		if len(d.Inputs) != want {
-			return fieldErr(dp+".inputs", "func %s takes %d input series, got %d", d.Func, want, len(d.Inputs))
+			return yamlsafe.FieldErrorf(dp+".inputs", "func %s takes %d input series, got %d", d.Func, want, len(d.Inputs))
 		}
 		for _, in := range d.Inputs {
 			if !model.ValidMetricName(in) {
-				return fieldErr(dp+".inputs", "%q is not a metric name", in)
+				return yamlsafe.FieldErrorf(dp+".inputs", "%q is not a metric name", in)
 			}
 		}
 	}

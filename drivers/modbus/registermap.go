@@ -17,8 +17,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/goccy/go-yaml"
-
 	"github.com/quantrac/quantrac/model"
 	"github.com/quantrac/quantrac/yamlsafe"
 )
@@ -168,52 +166,19 @@ func ParseRegisterMap(data []byte, name string) (*RegisterMap, error) {
 		return nil, fmt.Errorf("register map %s: file is empty", name)
 	}
 	if err := yamlsafe.UnmarshalStrict(data, m); err != nil {
-		var ye yaml.Error
-		if errors.As(err, &ye) && ye.GetToken() != nil {
-			p := ye.GetToken().Position
-			return nil, fmt.Errorf("register map %s:%d:%d: %s", name, p.Line, p.Column, ye.GetMessage())
+		if desc, ok := yamlsafe.Describe(name, data, err); ok {
+			return nil, errors.New("register map " + desc)
 		}
 		return nil, fmt.Errorf("register map %s: %w", name, err)
 	}
 	m.Name = name
 	if err := m.validate(); err != nil {
-		var fe *fieldError
-		if errors.As(err, &fe) {
-			if line := lineOf(data, fe.path); line > 0 {
-				return nil, fmt.Errorf("register map %s:%d: %s: %s", name, line, fe.key(), fe.msg)
-			}
-			return nil, fmt.Errorf("register map %s: %s: %s", name, fe.key(), fe.msg)
+		if desc, ok := yamlsafe.Describe(name, data, err); ok {
+			return nil, errors.New("register map " + desc)
 		}
 		return nil, fmt.Errorf("register map %s: %w", name, err)
 	}
 	return m, nil
-}
-
-// fieldError is a validation error at a YAML path such as
-// $.registers[2].data_type.
-type fieldError struct {
-	path string
-	msg  string
-}
-
-func (e *fieldError) Error() string { return e.key() + ": " + e.msg }
-
-// key renders the path without the root marker: registers[2].data_type.
-func (e *fieldError) key() string { return strings.TrimPrefix(strings.TrimPrefix(e.path, "$"), ".") }
-
-func fieldErr(path, format string, args ...any) error {
-	return &fieldError{path: path, msg: fmt.Sprintf(format, args...)}
-}
-
-// lineOf finds the line of a YAML path in data, falling back to the parent
-// path when the key itself is absent (a missing key is reported where its
-// mapping starts). It returns 0 when nothing matches.
-func lineOf(data []byte, path string) int {
-	f, err := yamlsafe.Parse(data, 0)
-	if err != nil {
-		return 0
-	}
-	return yamlsafe.Line(f, path)
 }
 
 // reservedLabels are set from the station, never by a map.
@@ -230,20 +195,20 @@ func (m *RegisterMap) validate() error {
 	}
 	m.ByteOrder = ByteOrder(strings.ToUpper(string(m.ByteOrder)))
 	if !m.ByteOrder.valid() {
-		return fieldErr("$.byte_order", "unknown byte order %q: want ABCD, DCBA, BADC or CDAB", m.ByteOrder)
+		return yamlsafe.FieldErrorf("$.byte_order", "unknown byte order %q: want ABCD, DCBA, BADC or CDAB", m.ByteOrder)
 	}
 	if len(m.Registers) == 0 {
-		return fieldErr("$.registers", "no registers: a map needs at least one")
+		return yamlsafe.FieldErrorf("$.registers", "no registers: a map needs at least one")
 	}
 	seen := make(map[string]int, len(m.Registers))
 	for i := range m.Registers {
 		r := &m.Registers[i]
 		path := fmt.Sprintf("$.registers[%d]", i)
 		if r.Metric == "" {
-			return fieldErr(path+".metric", "missing metric name")
+			return yamlsafe.FieldErrorf(path+".metric", "missing metric name")
 		}
 		if !model.ValidMetricName(r.Metric) {
-			return fieldErr(path+".metric", "invalid metric name %q", r.Metric)
+			return yamlsafe.FieldErrorf(path+".metric", "invalid metric name %q", r.Metric)
 		}
 		if err := r.prepare(path, m.ByteOrder); err != nil {
 			return err
@@ -251,20 +216,20 @@ func (m *RegisterMap) validate() error {
 		pairs := make([]string, 0, 2*len(r.Labels))
 		for k, v := range r.Labels {
 			if reservedLabels[k] {
-				return fieldErr(path+".labels."+k, "label %q is set from the station and cannot be set by a map", k)
+				return yamlsafe.FieldErrorf(path+".labels."+k, "label %q is set from the station and cannot be set by a map", k)
 			}
 			if !model.ValidLabelName(k) {
-				return fieldErr(path+".labels."+k, "invalid label name %q", k)
+				return yamlsafe.FieldErrorf(path+".labels."+k, "invalid label name %q", k)
 			}
 			if v == "" {
-				return fieldErr(path+".labels."+k, "label %q has an empty value", k)
+				return yamlsafe.FieldErrorf(path+".labels."+k, "label %q has an empty value", k)
 			}
 			pairs = append(pairs, k, v)
 		}
 		r.labels = model.New(r.Metric, pairs...)
 		key := r.labels.String()
 		if j, ok := seen[key]; ok {
-			return fieldErr(path+".metric", "series %s is already read by registers[%d]; add labels to tell them apart", key, j)
+			return yamlsafe.FieldErrorf(path+".metric", "series %s is already read by registers[%d]; add labels to tell them apart", key, j)
 		}
 		seen[key] = i
 	}
@@ -282,49 +247,49 @@ func (m *RegisterMap) validate() error {
 // prepare validates r and fills defaults; path names r in errors.
 func (r *Register) prepare(path string, defOrder ByteOrder) error {
 	if r.Type == "" {
-		return fieldErr(path+".type", "missing register type: want holding, input, coil or discrete")
+		return yamlsafe.FieldErrorf(path+".type", "missing register type: want holding, input, coil or discrete")
 	}
 	r.Type = RegisterType(strings.ToLower(string(r.Type)))
 	if !r.Type.valid() {
-		return fieldErr(path+".type", "unknown register type %q: want holding, input, coil or discrete", r.Type)
+		return yamlsafe.FieldErrorf(path+".type", "unknown register type %q: want holding, input, coil or discrete", r.Type)
 	}
 	r.DataType = DataType(strings.ToLower(string(r.DataType)))
 	if r.DataType == "" {
 		if !r.Type.IsBit() {
-			return fieldErr(path+".data_type", "missing data type: want one of %s", dataTypeList())
+			return yamlsafe.FieldErrorf(path+".data_type", "missing data type: want one of %s", dataTypeList())
 		}
 		r.DataType = Bit
 	}
 	if !r.DataType.valid() {
-		return fieldErr(path+".data_type", "unknown data type %q: want one of %s", r.DataType, dataTypeList())
+		return yamlsafe.FieldErrorf(path+".data_type", "unknown data type %q: want one of %s", r.DataType, dataTypeList())
 	}
 	if r.Type.IsBit() && r.DataType != Bit {
-		return fieldErr(path+".data_type", "a %s holds single bits: data type must be bit, not %s", r.Type, r.DataType)
+		return yamlsafe.FieldErrorf(path+".data_type", "a %s holds single bits: data type must be bit, not %s", r.Type, r.DataType)
 	}
 	if r.ByteOrder == "" {
 		r.ByteOrder = defOrder
 	}
 	r.ByteOrder = ByteOrder(strings.ToUpper(string(r.ByteOrder)))
 	if !r.ByteOrder.valid() {
-		return fieldErr(path+".byte_order", "unknown byte order %q: want ABCD, DCBA, BADC or CDAB", r.ByteOrder)
+		return yamlsafe.FieldErrorf(path+".byte_order", "unknown byte order %q: want ABCD, DCBA, BADC or CDAB", r.ByteOrder)
 	}
 	if r.Bit < 0 || r.Bit > 15 {
-		return fieldErr(path+".bit", "bit %d out of range 0..15", r.Bit)
+		return yamlsafe.FieldErrorf(path+".bit", "bit %d out of range 0..15", r.Bit)
 	}
 	if r.Bit != 0 && (r.DataType != Bit || r.Type.IsBit()) {
-		return fieldErr(path+".bit", "bit is only for data type bit on a holding or input register")
+		return yamlsafe.FieldErrorf(path+".bit", "bit is only for data type bit on a holding or input register")
 	}
 	switch {
 	case r.DataType == String && (r.Length < 1 || r.Length > maxRegisters):
-		return fieldErr(path+".length", "string length %d registers out of range 1..%d", r.Length, maxRegisters)
+		return yamlsafe.FieldErrorf(path+".length", "string length %d registers out of range 1..%d", r.Length, maxRegisters)
 	case r.DataType != String && r.Length != 0:
-		return fieldErr(path+".length", "length is only for data type string")
+		return yamlsafe.FieldErrorf(path+".length", "length is only for data type string")
 	}
 	if end := int(r.Address) + r.Count() - 1; end > 0xFFFF {
-		return fieldErr(path+".address", "address %d plus %d registers runs past 65535", r.Address, r.Count())
+		return yamlsafe.FieldErrorf(path+".address", "address %d plus %d registers runs past 65535", r.Address, r.Count())
 	}
 	if r.Scale != nil && *r.Scale == 0 {
-		return fieldErr(path+".scale", "scale 0 would make every value 0; omit it for 1")
+		return yamlsafe.FieldErrorf(path+".scale", "scale 0 would make every value 0; omit it for 1")
 	}
 	if r.Scale != nil {
 		r.pow10 = powerOfTen(*r.Scale)
@@ -368,7 +333,7 @@ func checkOverlap(regs []Register) error {
 			if i > j {
 				i, j = j, i
 			}
-			return fieldErr(fmt.Sprintf("$.registers[%d].address", j),
+			return yamlsafe.FieldErrorf(fmt.Sprintf("$.registers[%d].address", j),
 				"%s registers %d..%d overlap registers[%d] (%s %d..%d)",
 				regs[j].Type, regs[j].Address, int(regs[j].Address)+regs[j].Count()-1,
 				i, regs[i].Type, regs[i].Address, int(regs[i].Address)+regs[i].Count()-1)
@@ -393,17 +358,17 @@ func (s *Status) prepare(defOrder ByteOrder) error {
 		return err
 	}
 	if s.reg.DataType == String || s.reg.DataType == Float32 || s.reg.DataType == Float64 {
-		return fieldErr("$.status.data_type", "a status register must be an integer or bit, not %s", s.reg.DataType)
+		return yamlsafe.FieldErrorf("$.status.data_type", "a status register must be an integer or bit, not %s", s.reg.DataType)
 	}
 	s.Type, s.DataType, s.ByteOrder = s.reg.Type, s.reg.DataType, s.reg.ByteOrder
 	if len(s.Values) == 0 {
-		return fieldErr("$.status.values", "missing values: map raw values to status, e.g. {0: \"00\", 1: \"01\", 2: \"02\"}")
+		return yamlsafe.FieldErrorf("$.status.values", "missing values: map raw values to status, e.g. {0: \"00\", 1: \"01\", 2: \"02\"}")
 	}
 	s.values = make(map[int64]model.Quality, len(s.Values))
 	for raw, text := range s.Values {
 		q, err := model.ParseStatus(text)
 		if err != nil {
-			return fieldErr(fmt.Sprintf("$.status.values.%d", raw), "%v", err)
+			return yamlsafe.FieldErrorf(fmt.Sprintf("$.status.values.%d", raw), "%v", err)
 		}
 		s.values[raw] = q
 	}
@@ -411,7 +376,7 @@ func (s *Status) prepare(defOrder ByteOrder) error {
 	if s.Default != "" {
 		q, err := model.ParseStatus(s.Default)
 		if err != nil {
-			return fieldErr("$.status.default", "%v", err)
+			return yamlsafe.FieldErrorf("$.status.default", "%v", err)
 		}
 		s.fallback = q
 	}
