@@ -28,11 +28,7 @@ func parseJSONLines(data []byte, extra model.Labels, batch []model.Sample, src [
 	for len(data) > 0 {
 		line++
 		var l []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			l, data = data[:i], data[i+1:]
-		} else {
-			l, data = data, nil
-		}
+		l, data, _ = bytes.Cut(data, []byte{'\n'})
 		l = bytes.TrimSpace(l)
 		if len(l) == 0 {
 			continue
@@ -113,11 +109,7 @@ func parseInflux(data []byte, conv func(int64) int64, now int64, extra model.Lab
 	for len(data) > 0 {
 		line++
 		var l []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			l, data = data[:i], data[i+1:]
-		} else {
-			l, data = data, nil
-		}
+		l, data, _ = bytes.Cut(data, []byte{'\n'})
 		l = trimSpace(l)
 		if len(l) == 0 || l[0] == '#' {
 			continue

@@ -44,11 +44,7 @@ func (p *promTextParser) parse(data []byte, batch []model.Sample, src []int, res
 	for len(data) > 0 {
 		line++
 		var l []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			l, data = data[:i], data[i+1:]
-		} else {
-			l, data = data, nil
-		}
+		l, data, _ = bytes.Cut(data, []byte{'\n'})
 		l = trimSpace(l)
 		if len(l) == 0 || l[0] == '#' {
 			continue

@@ -393,31 +393,56 @@ func limitParam(c *fiber.Ctx) (int, error) {
 	return n, nil
 }
 
+// matchQuery holds the parameters /series and the label endpoints share.
+type matchQuery struct {
+	sets       [][]*labels.Matcher
+	limit      int
+	start, end int64
+}
+
+// parseMatchQuery reads match[] (required when requireMatch), limit, start
+// and end, in that order of checking.
+func (a *promAPI) parseMatchQuery(c *fiber.Ctx, requireMatch bool) (matchQuery, error) {
+	var mq matchQuery
+	if err := checkFormParams(c, "match[]", "start", "end", "limit"); err != nil {
+		return mq, err
+	}
+	var err error
+	if mq.sets, err = a.parseMatchSets(c); err != nil {
+		return mq, err
+	}
+	if requireMatch && len(mq.sets) == 0 {
+		return mq, badRequest("match[]: no match[] parameter provided")
+	}
+	if mq.limit, err = limitParam(c); err != nil {
+		return mq, err
+	}
+	if mq.start, mq.end, err = promRange(c); err != nil {
+		return mq, err
+	}
+	return mq, nil
+}
+
+// truncateToLimit cuts xs to limit items (0: no limit) and returns the
+// warning Prometheus gives when it did.
+func truncateToLimit[T any](xs []T, limit int) ([]T, []string) {
+	if limit > 0 && len(xs) > limit {
+		return xs[:limit], []string{"results truncated due to limit"}
+	}
+	return xs, nil
+}
+
 // handleSeries is GET|POST /api/v1/series with match[] (Prometheus).
 func (a *promAPI) handleSeries(c *fiber.Ctx) error {
-	if err := checkFormParams(c, "match[]", "start", "end", "limit"); err != nil {
-		return err
-	}
-	sets, err := a.parseMatchSets(c)
+	mq, err := a.parseMatchQuery(c, true)
 	if err != nil {
 		return err
 	}
-	if len(sets) == 0 {
-		return badRequest("match[]: no match[] parameter provided")
-	}
-	limit, err := limitParam(c)
-	if err != nil {
-		return err
-	}
-	start, end, err := promRange(c)
-	if err != nil {
-		return err
-	}
-	q, _ := a.queryable(c).Querier(start, end)
+	q, _ := a.queryable(c).Querier(mq.start, mq.end)
 	defer q.Close()
 	seen := map[string]labels.Labels{}
-	hints := &storage.SelectHints{Start: start, End: end, Func: "series"}
-	for _, ms := range sets {
+	hints := &storage.SelectHints{Start: mq.start, End: mq.end, Func: "series"}
+	for _, ms := range mq.sets {
 		ss := q.Select(c.UserContext(), false, hints, ms...)
 		for ss.Next() {
 			ls := ss.At().Labels()
@@ -432,11 +457,7 @@ func (a *promAPI) handleSeries(c *fiber.Ctx) error {
 		all = append(all, ls)
 	}
 	sort.Slice(all, func(i, j int) bool { return labels.Compare(all[i], all[j]) < 0 })
-	var warnings []string
-	if limit > 0 && len(all) > limit {
-		all = all[:limit]
-		warnings = append(warnings, "results truncated due to limit")
-	}
+	all, warnings := truncateToLimit(all, mq.limit)
 	b := []byte{'['}
 	for i, ls := range all {
 		if i > 0 {
@@ -461,23 +482,13 @@ func appendStrings(b []byte, xs []string) []byte {
 
 // labelQuery runs fn over the union of match[] sets (or all series).
 func (a *promAPI) labelQuery(c *fiber.Ctx, fn func(q storage.Querier, ms []*labels.Matcher) ([]string, error)) error {
-	if err := checkFormParams(c, "match[]", "start", "end", "limit"); err != nil {
-		return err
-	}
-	sets, err := a.parseMatchSets(c)
+	mq, err := a.parseMatchQuery(c, false)
 	if err != nil {
 		return err
 	}
-	limit, err := limitParam(c)
-	if err != nil {
-		return err
-	}
-	start, end, err := promRange(c)
-	if err != nil {
-		return err
-	}
-	q, _ := a.queryable(c).Querier(start, end)
+	q, _ := a.queryable(c).Querier(mq.start, mq.end)
 	defer q.Close()
+	sets := mq.sets
 	if len(sets) == 0 {
 		sets = [][]*labels.Matcher{nil}
 	}
@@ -496,11 +507,7 @@ func (a *promAPI) labelQuery(c *fiber.Ctx, fn func(q storage.Querier, ms []*labe
 		out = append(out, v)
 	}
 	sort.Strings(out)
-	var warnings []string
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-		warnings = append(warnings, "results truncated due to limit")
-	}
+	out, warnings := truncateToLimit(out, mq.limit)
 	return promSuccess(c, appendStrings(nil, out), warnings)
 }
 

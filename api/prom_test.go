@@ -42,3 +42,17 @@ func TestResultJSONMatchesPrometheus(t *testing.T) {
 		}
 	}
 }
+
+func TestTruncateToLimit(t *testing.T) {
+	f := func(xs []string, limit int, want []string, warn bool) {
+		t.Helper()
+		got, w := truncateToLimit(xs, limit)
+		if !reflect.DeepEqual(got, want) || (len(w) > 0) != warn {
+			t.Fatalf("truncateToLimit(%v, %d) = %v, %v; want %v, warning %v", xs, limit, got, w, want, warn)
+		}
+	}
+	f([]string{"a", "b", "c"}, 0, []string{"a", "b", "c"}, false)
+	f([]string{"a", "b", "c"}, 3, []string{"a", "b", "c"}, false)
+	f([]string{"a", "b", "c"}, 2, []string{"a", "b"}, true)
+	f(nil, 1, nil, false)
+}
