@@ -219,7 +219,7 @@ func (e *Engine) resolve(p *pending, a *Alert, r *Rule, by string, at, observed 
 		a.Untold = false
 		a.DuringGap = true
 		if a.ResolveNote == "" {
-			a.ResolveNote = "fired and resolved in late data (data gap): not notified"
+			a.ResolveNote = "fired in late data (data gap) and resolved before anyone was told: not notified"
 		}
 		e.log.Info().Uint64("alert", a.ID).Str("rule", a.Rule).Str("key", a.Key).Time("at", at).Msg("alert resolved in late data: nothing notified")
 		return

@@ -303,6 +303,9 @@ func (e *Engine) checkHeld(p *pending, now time.Time) {
 // stopped reporting before `for` elapsed: the condition can no longer be
 // confirmed (a no-data rule covers the silence). Caller holds mu.
 func (e *Engine) checkStalePending(p *pending, now time.Time) {
+	if e.backlog.Load() > 0 {
+		return // old samples still to evaluate: their series are reporting
+	}
 	for _, a := range e.active {
 		if a.State != StatePending {
 			continue
@@ -326,6 +329,9 @@ func (e *Engine) checkStalePending(p *pending, now time.Time) {
 // rule's keep_firing_for ago by the clock, for series that went quiet
 // after clearing. Caller holds mu.
 func (e *Engine) checkKeepFiring(p *pending, now time.Time) {
+	if e.backlog.Load() > 0 {
+		return // the condition may return in samples still to evaluate
+	}
 	for _, a := range e.active {
 		if a.ClearSince.IsZero() {
 			continue
