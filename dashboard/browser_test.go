@@ -195,6 +195,13 @@ func TestLayoutInBrowser(t *testing.T) {
 		}
 	}
 
+	// An unknown station id (a stale link) says so instead of an empty page.
+	ctx = page(1600, 1000, "#/station/NOPE")
+	wait(ctx, `#station-title`)
+	if txt := eval(ctx, "unknown station", `document.getElementById('view').textContent`); !strings.Contains(txt, "Không có trạm này") {
+		t.Errorf("page of an unknown station: %q", txt)
+	}
+
 	// A server without alerting: the page says so instead of "no alerts".
 	ctx = page(1600, 1000, "noalerting#/alerts")
 	wait(ctx, `#firing tbody td`)

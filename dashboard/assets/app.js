@@ -28,6 +28,7 @@
       time: 'Thời gian', alerts_active: 'Cảnh báo hiện hành', state_col: 'Trạng thái', value_col: 'Giá trị',
       sev_critical: 'nghiêm trọng', sev_major: 'cao', sev_warning: 'cảnh báo', sev_info: 'thông tin',
       legend_station: 'Thủy văn / khí tượng', legend_alert: 'có cảnh báo', legend_grey: 'chậm / mất kết nối / lỗi',
+      unknown_station: 'Không có trạm này trong danh sách trạm của máy chủ.',
       limit: 'ngưỡng', alerts_off: 'Máy chủ chưa bật cảnh báo (alerting.enabled trong cấu hình api).',
     },
     en: {
@@ -48,6 +49,7 @@
       time: 'Time', alerts_active: 'Active alerts', state_col: 'State', value_col: 'Value',
       sev_critical: 'critical', sev_major: 'major', sev_warning: 'warning', sev_info: 'info',
       legend_station: 'Hydrological / weather', legend_alert: 'alert', legend_grey: 'stale / offline / fault',
+      unknown_station: 'The server lists no station with this id.',
       limit: 'limit', alerts_off: 'Alerting is not enabled on the server (alerting.enabled in the api config).',
     },
   };
@@ -434,7 +436,11 @@
   async function renderStation(id) {
     const stations = await apiOr('/api/v1/stations', []);
     const list = Array.isArray(stations) ? stations : stations.stations || [];
-    const st = list.find((s) => s.id === id) || { id, name: id, values: {} };
+    const st = list.find((s) => s.id === id);
+    if (!st) {
+      view().innerHTML = '<p><a href="#/">' + t('back') + '</a></p><h2 id="station-title">' + esc(id) + '</h2><p class="muted">' + esc(t('unknown_station')) + '</p>';
+      return;
+    }
     const mainParam = MAIN_PARAM[st.kind];
     const params = sortParams(Object.keys(st.values || {}).filter((m) => m !== 'aqi_vn'), mainParam);
     view().innerHTML =
