@@ -163,7 +163,7 @@ func benchIngest(args []string) error {
 			stopVM()
 			stopVM = nil
 		}
-		base, stop, err = startVMForBench(*vmBin)
+		base, _, stop, err = startVM(*vmBin)
 		if err != nil {
 			return err
 		}
@@ -181,9 +181,9 @@ func benchIngest(args []string) error {
 	}
 	res.Rounds = *rounds
 	res.OursRates, res.VMRates = oursRates, vmRates
-	res.OursSamplesPerS = medianOf(oursRates)
+	res.OursSamplesPerS = median(oursRates)
 	if len(vmRates) > 0 {
-		res.VMSamplesPerS = medianOf(vmRates)
+		res.VMSamplesPerS = median(vmRates)
 		res.RatioOfMedians = res.OursSamplesPerS / res.VMSamplesPerS
 		// Each round's pair ran close in time, under the same outside
 		// load: the median of the paired ratios is the headline.
@@ -191,7 +191,7 @@ func benchIngest(args []string) error {
 		for i := range vmRates {
 			ratios = append(ratios, oursRates[i]/vmRates[i])
 		}
-		res.Ratio = medianOf(ratios)
+		res.Ratio = median(ratios)
 	}
 
 	from := maxT - 365*86400000
@@ -257,30 +257,11 @@ func startOurs(syncMode string) (string, func(), error) {
 	}, nil
 }
 
-// medianOf returns the median of xs (not modified).
-func medianOf(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // promText renders samples as Prometheus text with timestamps.
 func promText(samples []model.Sample) []byte {
 	var b bytes.Buffer
-	keys := map[string]string{}
 	for _, s := range samples {
-		k, ok := keys[s.Labels.String()]
-		if !ok {
-			k = s.Labels.String()
-			keys[k] = k
-		}
-		b.WriteString(k)
+		b.WriteString(s.Labels.String())
 		b.WriteByte(' ')
 		b.WriteString(strconv.FormatFloat(s.V, 'g', -1, 64))
 		b.WriteByte(' ')
@@ -409,16 +390,18 @@ func timeGet(base, path string, runs int) ([]byte, float64, error) {
 	return body, lat[len(lat)/2], nil
 }
 
-// startVMForBench starts VictoriaMetrics on a free port in a temporary
-// directory and returns its URL and a stop function.
-func startVMForBench(bin string) (string, func(), error) {
-	dir, err := os.MkdirTemp("", "quantrac-bench-ingest-vm-")
+// startVM starts VictoriaMetrics on a free loopback port with a fresh
+// temporary data directory and returns its URL, the directory and a stop
+// function that stops the process and removes the directory.
+func startVM(bin string) (base, dir string, stop func(), err error) {
+	dir, err = os.MkdirTemp("", "quantrac-bench-vm-")
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	port, err := freePort()
 	if err != nil {
-		return "", nil, err
+		os.RemoveAll(dir)
+		return "", "", nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	var logs bytes.Buffer
@@ -427,9 +410,9 @@ func startVMForBench(bin string) (string, func(), error) {
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("start %s: %w", bin, err)
+		return "", "", nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	stop := func() {
+	stop = func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
@@ -441,19 +424,19 @@ func startVMForBench(bin string) (string, func(), error) {
 		}
 		os.RemoveAll(dir)
 	}
-	base := "http://" + addr
+	base = "http://" + addr
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(base + "/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return base, stop, nil
+				return base, dir, stop, nil
 			}
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return "", nil, fmt.Errorf("victoriametrics not healthy after 30 s: %s", strings.TrimSpace(logs.String()))
+			return "", "", nil, fmt.Errorf("victoriametrics not healthy after 30 s: %s", strings.TrimSpace(logs.String()))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

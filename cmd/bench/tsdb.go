@@ -217,7 +217,7 @@ func runTSDB(args []string) error {
 	progress("raw scan: %d samples at %.0f samples/s", scanned, res.RawScanSamplesPerS)
 
 	if *vmPath != "" {
-		vr, err := benchVM(ctx, *vmPath, samples, from, to, *runs)
+		vr, err := benchVM(*vmPath, samples, from, to, *runs)
 		if err != nil {
 			return fmt.Errorf("victoriametrics: %w", err)
 		}

@@ -3,14 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -39,79 +36,19 @@ func freePort() (int, error) {
 
 // benchVM starts VictoriaMetrics on a free loopback port with a fresh data
 // directory, imports the samples, forces flush and merge, and measures it.
-func benchVM(ctx context.Context, bin string, samples []model.Sample, from, to time.Time, runs int) (*vmResult, error) {
-	dir, err := os.MkdirTemp("", "quantrac-bench-vm-")
+func benchVM(bin string, samples []model.Sample, from, to time.Time, runs int) (*vmResult, error) {
+	base, dir, stop, err := startVM(bin)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	base := "http://" + addr
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var logs bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "-storageDataPath="+dir, "-httpListenAddr="+addr,
-		"-retentionPeriod=100y", "-search.latencyOffset=0s", "-loggerLevel=ERROR", "-search.disableCache")
-	cmd.Stdout = &logs
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
+	defer stop()
 	client := &http.Client{Timeout: 5 * time.Minute}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := client.Get(base + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("not healthy after 30 s: %v; log: %s", err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	progress("victoriametrics listening on %s", addr)
+	progress("victoriametrics listening on %s", strings.TrimPrefix(base, "http://"))
 
 	// Prepare the import bodies beforehand, as for our Append.
 	var bodies [][]byte
-	var buf bytes.Buffer
-	keys := map[string]string{}
-	for i, s := range samples {
-		k, ok := keys[s.Labels.String()]
-		if !ok {
-			k = s.Labels.String()
-			keys[k] = k
-		}
-		buf.WriteString(k)
-		buf.WriteByte(' ')
-		buf.WriteString(strconv.FormatFloat(s.V, 'g', -1, 64))
-		buf.WriteByte(' ')
-		buf.WriteString(strconv.FormatInt(s.T, 10))
-		buf.WriteByte('\n')
-		if (i+1)%100000 == 0 {
-			bodies = append(bodies, bytes.Clone(buf.Bytes()))
-			buf.Reset()
-		}
-	}
-	if buf.Len() > 0 {
-		bodies = append(bodies, bytes.Clone(buf.Bytes()))
+	for i := 0; i < len(samples); i += 100000 {
+		bodies = append(bodies, promText(samples[i:min(i+100000, len(samples))]))
 	}
 	post := func(path string, body []byte) error {
 		resp, err := client.Post(base+path, "text/plain", bytes.NewReader(body))
@@ -184,7 +121,7 @@ func benchVM(ctx context.Context, bin string, samples []model.Sample, from, to t
 		return s
 	}
 	// Wait until every row is in a file part (not in memory), then force a merge.
-	deadline = time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		m, err := metric()
 		if err != nil {
