@@ -295,6 +295,11 @@ func TestBacklogWithoutFreshSample(t *testing.T) {
 	if n := len(h.sms.all()); n != 0 {
 		t.Fatalf("told before LateSettle: %v", smsTo(h.sms.all()))
 	}
+	var m strings.Builder
+	h.eng.WriteMetrics(&m)
+	if !strings.Contains(m.String(), "quantrac_alerting_late_alerts 1\n") {
+		t.Fatalf("metrics:\n%s", m.String())
+	}
 	clock.Add(30 * time.Second)
 	h.eng.Tick(context.Background())
 	h.eng.Tick(context.Background())

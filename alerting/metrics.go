@@ -11,7 +11,8 @@ import (
 
 // WriteMetrics writes the engine's gauges and counters in the Prometheus
 // text format (for the api's /metrics): alerts by state, rules, samples
-// queued and dropped, evaluations, and per receiver the messages waiting,
+// queued, set aside as late (backlog) and dropped, alerts waiting for
+// their series to catch up, evaluations, and per receiver the messages waiting,
 // sent, given up and retried.
 func (e *Engine) WriteMetrics(w io.Writer) {
 	e.mu.Lock()
@@ -20,6 +21,7 @@ func (e *Engine) WriteMetrics(w io.Writer) {
 		byState[a.State]++
 	}
 	rules := len(e.rules)
+	late := len(e.late)
 	silences := 0
 	now := e.clock.Now()
 	for _, s := range e.silences {
@@ -37,6 +39,8 @@ func (e *Engine) WriteMetrics(w io.Writer) {
 	queued := e.queued
 	e.qmu.Unlock()
 	metrics.WriteGaugeUint64(w, "quantrac_alerting_queued_samples", uint64(queued))
+	metrics.WriteGaugeUint64(w, "quantrac_alerting_backlog_samples", uint64(e.backlog.Load()))
+	metrics.WriteGaugeUint64(w, "quantrac_alerting_late_alerts", uint64(late))
 	metrics.WriteCounterUint64(w, "quantrac_alerting_dropped_samples_total", uint64(e.Dropped()))
 	metrics.WriteCounterUint64(w, "quantrac_alerting_evaluations_total", uint64(e.Evaluations()))
 	names := make([]string, 0, len(e.outboxes))
