@@ -55,6 +55,12 @@ func stubAPI(t *testing.T, alerting bool) *httptest.Server {
 	if alerting {
 		reply("/api/v1/alerts", alerts)
 		reply("/api/v1/oncall/now", []any{})
+		// The page is opened with a viewer token: acknowledging is refused.
+		mux.HandleFunc("/api/v1/alerts/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `{"status":"error","errorType":"forbidden","error":"token has role viewer; this route needs operator"}`)
+		})
 	} else {
 		mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
@@ -192,6 +198,12 @@ func TestLayoutInBrowser(t *testing.T) {
 		}
 		if b := eval(ctx, "badge", `document.querySelector('#firing tr[data-alert="1"] .badge').textContent`); b != "cảnh báo" {
 			t.Errorf("severity badge %q: want it in Vietnamese", b)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-ack="1"]`)), chromedp.WaitVisible(chromedp.CSS(`#banner`))); err != nil {
+			t.Fatalf("acknowledge with a viewer token: %v", err)
+		}
+		if b := eval(ctx, "banner", `document.getElementById('banner').textContent`); !strings.Contains(b, "không đủ quyền") {
+			t.Errorf("banner after a refused acknowledge: %q, want it to say the token's role is too weak", b)
 		}
 	}
 

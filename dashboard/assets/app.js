@@ -29,6 +29,7 @@
       sev_critical: 'nghiêm trọng', sev_major: 'cao', sev_warning: 'cảnh báo', sev_info: 'thông tin',
       legend_station: 'Thủy văn / khí tượng', legend_alert: 'có cảnh báo', legend_grey: 'chậm / mất kết nối / lỗi',
       unknown_station: 'Không có trạm này trong danh sách trạm của máy chủ.',
+      forbidden: 'Mã truy cập này không đủ quyền cho thao tác (xác nhận, tạm ẩn cảnh báo cần quyền operator).',
       limit: 'ngưỡng', alerts_off: 'Máy chủ chưa bật cảnh báo (alerting.enabled trong cấu hình api).',
     },
     en: {
@@ -50,6 +51,7 @@
       sev_critical: 'critical', sev_major: 'major', sev_warning: 'warning', sev_info: 'info',
       legend_station: 'Hydrological / weather', legend_alert: 'alert', legend_grey: 'stale / offline / fault',
       unknown_station: 'The server lists no station with this id.',
+      forbidden: 'This access token may not do that (acknowledging and silencing alerts need the operator role).',
       limit: 'limit', alerts_off: 'Alerting is not enabled on the server (alerting.enabled in the api config).',
     },
   };
@@ -165,8 +167,9 @@
     }
     const res = await fetch(path, Object.assign({}, opts, { headers }));
     if (res.status === 401 || res.status === 403) {
-      showBanner(t('token_needed'));
-      throw new Error('HTTP ' + res.status);
+      const msg = t(res.status === 403 ? 'forbidden' : 'token_needed');
+      showBanner(msg);
+      throw new Error(msg);
     }
     if (!res.ok) {
       let msg = 'HTTP ' + res.status;
