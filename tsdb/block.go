@@ -99,14 +99,8 @@ func (e *blockEncoder) appendBlock(dst []byte, pts []model.Point) []byte {
 		dst = binary.LittleEndian.AppendUint64(dst, b0)
 	default:
 		var exp int16
-		e.ints, exp = decimal.AppendFloatToDecimal(e.ints[:0], e.vs)
-		exact := true
-		for i, v := range e.ints {
-			if math.Float64bits(decimal.ToFloat(v, exp)) != math.Float64bits(e.vs[i]) {
-				exact = false
-				break
-			}
-		}
+		var exact bool
+		e.ints, exp, exact = appendExactDecimals(e.ints[:0], e.vs)
 		if !exact {
 			dst = append(dst, valXOR)
 			prev := uint64(0)
@@ -235,6 +229,20 @@ func (rd *recDecoder) zvarint() int64 {
 	}
 	rd.b = rd.b[n:]
 	return v
+}
+
+// appendExactDecimals appends vs to dst as decimal mantissas sharing one
+// exponent (lib/decimal) and reports whether every value converts back bit
+// for bit, the condition for the integer codecs.
+func appendExactDecimals(dst []int64, vs []float64) ([]int64, int16, bool) {
+	base := len(dst)
+	dst, exp := decimal.AppendFloatToDecimal(dst, vs)
+	for i, v := range dst[base:] {
+		if math.Float64bits(decimal.ToFloat(v, exp)) != math.Float64bits(vs[i]) {
+			return dst, exp, false
+		}
+	}
+	return dst, exp, true
 }
 
 // decodeBlock decodes one block from b and appends its points to dst. It

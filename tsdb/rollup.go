@@ -82,14 +82,8 @@ func (rb *rollupBuilder) appendLevel(dst []byte, key func(int64) int64) []byte {
 	dst = append(dst, 1)
 	dst = binary.AppendUvarint(dst, uint64(rows))
 	var exp int16
-	rb.ints, exp = decimal.AppendFloatToDecimal(rb.ints[:0], rb.good)
-	exact := true
-	for i, v := range rb.ints {
-		if math.Float64bits(decimal.ToFloat(v, exp)) != math.Float64bits(rb.good[i]) {
-			exact = false
-			break
-		}
-	}
+	var exact bool
+	rb.ints, exp, exact = appendExactDecimals(rb.ints[:0], rb.good)
 	for i := range rb.cols {
 		rb.cols[i] = rb.cols[i][:0]
 	}
