@@ -234,7 +234,7 @@ func New(opts Options) (*Engine, error) {
 		e.activeByRule[a.Rule]++
 		if a.Late {
 			a.lateSeen = opts.Clock.Now() // catch up LateSettle after start at the latest
-			e.late[a.Key] = a
+			e.late[a.Key] = a             // counted per rule by setRules
 		}
 	}
 	sils, err := st.loadSilences()
@@ -326,6 +326,11 @@ func (e *Engine) setRules(rules []*Rule) {
 	e.ruleByName = make(map[string]*Rule, len(rules))
 	for _, r := range rules {
 		e.ruleByName[r.Name] = r
+	}
+	for _, a := range e.late {
+		if r := e.ruleByName[a.Rule]; r != nil {
+			r.lateN++
+		}
 	}
 	e.byMetric = map[string][]*Rule{}
 	e.byStation = map[string]map[string][]*Rule{}

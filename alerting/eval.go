@@ -95,10 +95,7 @@ func (e *Engine) forget(a *Alert) {
 		e.activeByRule[a.Rule]--
 	}
 	delete(e.byID, a.ID)
-	if e.late[a.Key] == a {
-		delete(e.late, a.Key)
-	}
-	a.Late = false
+	e.unsetLate(a)
 }
 
 // drop forgets a pending alert that never fired (no notification).
@@ -286,7 +283,7 @@ func (e *Engine) evalSample(p *pending, s *model.Sample, observed time.Time) {
 	}
 	check := func(r *Rule) {
 		eval(r)
-		if len(e.late) > 0 && r.Kind != KindNoData && model.MatchLabels(r.matchers, s.Labels) {
+		if r.lateN > 0 && r.Kind != KindNoData && model.MatchLabels(r.matchers, s.Labels) {
 			e.afterSample(p, r, sc, observed)
 		}
 	}

@@ -145,8 +145,32 @@ func (e *Engine) isLate(r *Rule, at, observed time.Time) bool {
 func (e *Engine) hold(p *pending, a *Alert) {
 	a.Late = true
 	a.lateSeen = e.evalNow
-	e.late[a.Key] = a
+	e.setLate(a)
 	p.touch(a)
+}
+
+// setLate and unsetLate keep the set of late alerts and each rule's count
+// of them (so that fresh samples of rules without late alerts cost
+// nothing). Caller holds mu.
+func (e *Engine) setLate(a *Alert) {
+	if e.late[a.Key] == a {
+		return
+	}
+	e.late[a.Key] = a
+	if r := e.ruleByName[a.Rule]; r != nil {
+		r.lateN++
+	}
+}
+
+func (e *Engine) unsetLate(a *Alert) {
+	a.Late = false
+	if e.late[a.Key] != a {
+		return
+	}
+	delete(e.late, a.Key)
+	if r := e.ruleByName[a.Rule]; r != nil && r.lateN > 0 {
+		r.lateN--
+	}
 }
 
 // afterSample is called for every sample a streaming rule evaluated: a
@@ -180,8 +204,7 @@ func (e *Engine) checkCaughtUp(p *pending, now time.Time) {
 // was told about, or a level other than the last one notified. Escalation
 // counts from now. Caller holds mu.
 func (e *Engine) catchUp(p *pending, a *Alert, r *Rule) {
-	a.Late = false
-	delete(e.late, a.Key)
+	e.unsetLate(a)
 	p.touch(a)
 	if !a.active() || a.State == StatePending || r == nil {
 		return

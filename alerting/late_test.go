@@ -108,6 +108,9 @@ func TestBacklogEndingAboveLevelIISendsOne(t *testing.T) {
 	if n := len(h.sms.all()); n != 0 {
 		t.Fatalf("SMS before the series caught up: %v", smsTo(h.sms.all()))
 	}
+	if err := h.eng.Reload(); err != nil { // new rule objects: the hold survives
+		t.Fatal(err)
+	}
 	h.observe("water_level_m", "HN-LongBien", "hydrological", 10.8, 0)
 	h.settle()
 	clock.Add(time.Minute)

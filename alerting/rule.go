@@ -130,6 +130,7 @@ type Rule struct {
 	forDur    time.Duration
 	keep      time.Duration
 	lateAfter time.Duration
+	lateN     int // active alerts of the rule waiting for their series to catch up (engine, under its mu)
 	over      time.Duration
 	nodata    time.Duration
 	window    time.Duration
