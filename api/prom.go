@@ -130,6 +130,15 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// appendPromPoint appends a sample as [unix seconds, "value"].
+func appendPromPoint(b []byte, t int64, f float64) []byte {
+	b = append(b, '[')
+	b = appendPromTime(b, t)
+	b = append(b, ',')
+	b = appendPromFloat(b, f)
+	return append(b, ']')
+}
+
 // appendResult renders a promql result as the Prometheus API does.
 func appendResult(b []byte, v parser.Value) []byte {
 	b = append(b, `{"resultType":"`...)
@@ -144,11 +153,9 @@ func appendResult(b []byte, v parser.Value) []byte {
 			}
 			b = append(b, `{"metric":`...)
 			b = appendPromLabels(b, s.Metric)
-			b = append(b, `,"value":[`...)
-			b = appendPromTime(b, s.T)
-			b = append(b, ',')
-			b = appendPromFloat(b, s.F)
-			b = append(b, "]}"...)
+			b = append(b, `,"value":`...)
+			b = appendPromPoint(b, s.T, s.F)
+			b = append(b, '}')
 		}
 		b = append(b, ']')
 	case promql.Matrix:
@@ -164,21 +171,13 @@ func appendResult(b []byte, v parser.Value) []byte {
 				if j > 0 {
 					b = append(b, ',')
 				}
-				b = append(b, '[')
-				b = appendPromTime(b, p.T)
-				b = append(b, ',')
-				b = appendPromFloat(b, p.F)
-				b = append(b, ']')
+				b = appendPromPoint(b, p.T, p.F)
 			}
 			b = append(b, "]}"...)
 		}
 		b = append(b, ']')
 	case promql.Scalar:
-		b = append(b, '[')
-		b = appendPromTime(b, r.T)
-		b = append(b, ',')
-		b = appendPromFloat(b, r.V)
-		b = append(b, ']')
+		b = appendPromPoint(b, r.T, r.V)
 	case promql.String:
 		b = append(b, '[')
 		b = appendPromTime(b, r.T)
