@@ -19,17 +19,27 @@ func Binary() string {
 	if p := os.Getenv("QUANTRAC_VM_BIN"); p != "" {
 		return p
 	}
+	root := repoRoot()
+	if root == "" {
+		return ""
+	}
+	p := filepath.Join(root, "bin", "victoria-metrics")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// repoRoot returns the nearest directory holding go.mod at or above the
+// working directory, or "".
+func repoRoot() string {
 	dir, err := os.Getwd()
 	if err != nil {
 		return ""
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "bin", "victoria-metrics")
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-			return ""
+			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -144,25 +154,16 @@ func ClusterDir() string {
 		}
 		return ""
 	}
-	dir, err := os.Getwd()
-	if err != nil {
+	root := repoRoot()
+	if root == "" {
 		return ""
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			for _, d := range []string{filepath.Join(dir, "bin"), filepath.Join(filepath.Dir(dir), "shared", "bin")} {
-				if has(d) {
-					return d
-				}
-			}
-			return ""
+	for _, d := range []string{filepath.Join(root, "bin"), filepath.Join(filepath.Dir(root), "shared", "bin")} {
+		if has(d) {
+			return d
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
 	}
+	return ""
 }
 
 // Cluster is a running VictoriaMetrics cluster on loopback.
