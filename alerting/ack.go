@@ -34,6 +34,7 @@ func (e *Engine) Ack(ctx context.Context, id uint64, by, note string) (*Alert, e
 	a.AckedAt = now
 	a.AckBy = by
 	a.AckNote = note
+	a.record(Transition{At: now, Event: EventAcknowledged, Level: a.LevelName, Value: a.Value})
 	p := &pending{}
 	p.touch(a)
 	text := fmt.Sprintf("Đã ghi nhận: %s nhận xử lý cảnh báo #%d", by, a.ID)

@@ -115,7 +115,7 @@ const MaxHistory = 100
 type Transition struct {
 	// At is the time of the sample that caused the change.
 	At time.Time `json:"at"`
-	// Event is firing, level_up, level_down or resolved.
+	// Event is firing, level_up, level_down, acknowledged or resolved.
 	Event string `json:"event"`
 	// Level is the level name after the change (levels kind).
 	Level string  `json:"level,omitempty"`

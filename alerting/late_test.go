@@ -336,6 +336,11 @@ func TestBacklogOfToldAlert(t *testing.T) {
 	if a.State != StateAcknowledged || a.LevelName != "Báo động I" || a.Late {
 		t.Fatalf("alert %+v", a)
 	}
+	want := "firing:Báo động I@20:50,acknowledged:Báo động I@20:50,level_up:Báo động II@21:25(late)," +
+		"level_up:Báo động III@21:50(late),level_down:Báo động I@22:00(late)"
+	if got := transitions(a); got != want {
+		t.Fatalf("history\n got %s\nwant %s", got, want)
+	}
 	// Next outage: up to II and staying there: one level_up, escalation restarts.
 	clock.Add(2 * time.Hour)
 	h.send(levelSamples(backOnline.Add(time.Hour), clock.Now().Add(-15*time.Minute), func(time.Time) float64 { return 10.7 }))
