@@ -25,7 +25,9 @@ func stubAPI(t *testing.T, alerting bool) *httptest.Server {
 	now := time.Now().UnixMilli()
 	stations := []map[string]any{
 		{"id": "HN-KimLien", "name": "Trạm quan trắc không khí Kim Liên", "kind": "air", "province": "HN", "lat": 21.006, "lon": 105.835,
-			"status": "online", "last_seen": now, "values": map[string]any{"pm25_ugm3": map[string]any{"t": now, "v": 160.4, "q": "00"}, "co_ugm3": map[string]any{"t": now, "v": 900, "q": "00"}}},
+			"status": "online", "last_seen": now, "values": map[string]any{"pm25_ugm3": map[string]any{"t": now, "v": 160.4, "q": "00"}, "co_ugm3": map[string]any{"t": now, "v": 900, "q": "00"},
+				// /api/v1/stations keeps one aqi_vn per station: here CO's sub-index.
+				"aqi_vn": map[string]any{"t": now, "v": 7, "q": "00"}}},
 		{"id": "HN-YenSo", "name": "Trạm quan trắc nước thải Yên Sở", "kind": "hydrological", "province": "HN", "lat": 20.96, "lon": 105.87,
 			"status": "online", "last_seen": now, "values": map[string]any{"cod_mgl": map[string]any{"t": now, "v": 31.2, "q": "00"}}},
 		{"id": "HN-Lang", "name": "Trạm khí tượng Láng", "kind": "weather", "province": "HN", "lat": 21.02, "lon": 105.80,
@@ -51,6 +53,8 @@ func stubAPI(t *testing.T, alerting bool) *httptest.Server {
 	}
 	reply("/api/v1/stations", stations)
 	reply("/api/v1/series", series)
+	reply("/api/v1/latest", map[string]any{"series": []map[string]any{
+		{"labels": map[string]string{"__name__": "aqi_vn", "pollutant": "overall", "station": "HN-KimLien"}, "t": now, "v": 210, "q": "00"}}})
 	reply("/api/v1/completeness", map[string]any{"series": []any{}})
 	if alerting {
 		reply("/api/v1/alerts", alerts)
@@ -163,6 +167,9 @@ func TestLayoutInBrowser(t *testing.T) {
 		if v := eval(ctx, "main value", `document.querySelector('#stations tr[data-station="HN-YenSo"] td.num').textContent`); !strings.Contains(v, "COD") {
 			t.Errorf("main value of a station without a water level: %q, want its first parameter (COD)", v)
 		}
+		if c := eval(ctx, "marker", `document.querySelector('#map .marker[data-station="HN-KimLien"]').getAttribute('fill')`); c != "#8f3f97" {
+			t.Errorf("marker of an air station with overall VN_AQI 210 is %s, want #8f3f97 (Rất xấu), not the colour of another pollutant's sub-index", c)
+		}
 		if l := eval(ctx, "legend", `(document.getElementById('legend') || {}).textContent || ''`); !strings.Contains(l, "Tốt") || !strings.Contains(l, "Nguy hại") {
 			t.Errorf("map legend %q lacks the VN_AQI categories", l)
 		}
@@ -172,6 +179,9 @@ func TestLayoutInBrowser(t *testing.T) {
 	wait(ctx, `#charts .chart canvas`)
 	if l := eval(ctx, "chart legend", `document.querySelector('.u-legend').textContent`); strings.Contains(l, "Time") || !strings.Contains(l, "Thời gian") {
 		t.Errorf("chart legend %q: want Vietnamese", l)
+	}
+	if v := eval(ctx, "VN_AQI value", `document.querySelector('#values .value[data-metric="aqi_vn"] b').textContent`); v != "210" {
+		t.Errorf("VN_AQI on the station page %q, want the overall index 210", v)
 	}
 	if m := eval(ctx, "first value", `document.querySelector('#values .value').dataset.metric`); m != "pm25_ugm3" {
 		t.Errorf("first current value %s, want the air station's main parameter pm25_ugm3", m)

@@ -190,6 +190,29 @@
     b.hidden = false;
   }
 
+  // fetchStations lists the stations with, as their aqi_vn value, the
+  // overall VN_AQI (pollutant="overall"). /api/v1/stations gives one value
+  // per metric name, and aqi_vn exists once per pollutant, so its aqi_vn
+  // may be any pollutant's sub-index (CO's 7 beside PM2.5 at 160).
+  async function fetchStations() {
+    const [stations, aqi] = await Promise.all([
+      apiOr('/api/v1/stations', []),
+      apiOr('/api/v1/latest?match=' + encodeURIComponent('aqi_vn{pollutant="overall"}'), { series: [] }),
+    ]);
+    const list = Array.isArray(stations) ? stations : (stations && stations.stations) || [];
+    const overall = {};
+    for (const s of (aqi && aqi.series) || []) {
+      const id = s.labels && s.labels.station;
+      if (id && typeof s.v === 'number') overall[id] = { t: s.t, v: s.v, q: s.q };
+    }
+    for (const s of list) {
+      if (!s.values) continue;
+      delete s.values.aqi_vn;
+      if (overall[s.id]) s.values.aqi_vn = overall[s.id];
+    }
+    return list;
+  }
+
   // Alerts come from the alerting routes; normalise the few fields we show.
   function normAlert(a) {
     const labels = a.labels || {};
@@ -334,7 +357,7 @@
 
   async function refreshOverview() {
     const [stations, alerts, compl] = await Promise.all([
-      apiOr('/api/v1/stations', []),
+      fetchStations(),
       fetchAlerts('?state=firing'),
       apiOr('/api/v1/completeness', null),
     ]);
@@ -437,7 +460,7 @@
   let stationRange = '24h';
 
   async function renderStation(id) {
-    const stations = await apiOr('/api/v1/stations', []);
+    const stations = await fetchStations();
     const list = Array.isArray(stations) ? stations : stations.stations || [];
     const st = list.find((s) => s.id === id);
     if (!st) {
@@ -465,7 +488,7 @@
     await drawCharts(id, params, from, to, step);
     await renderHistory(id);
     timers.push(setInterval(async () => {
-      const s2 = await apiOr('/api/v1/stations', []);
+      const s2 = await fetchStations();
       const l2 = Array.isArray(s2) ? s2 : s2.stations || [];
       const cur = l2.find((s) => s.id === id);
       if (cur && document.getElementById('values')) renderValues(cur);
