@@ -104,7 +104,10 @@ type Alert struct {
 	// newest MaxHistory kept.
 	History []Transition `json:"history,omitempty"`
 
-	lateSeen time.Time // engine clock of the last late sample seen (not stored)
+	// Not stored: the engine clock and sample time of the last late
+	// sample of a held alert's series.
+	lateSeen time.Time
+	lateT    int64
 }
 
 // MaxHistory is how many transitions an alert keeps (the first one and

@@ -144,7 +144,7 @@ func (e *Engine) isLate(r *Rule, at, observed time.Time) bool {
 // series to catch up. Caller holds mu.
 func (e *Engine) hold(p *pending, a *Alert) {
 	a.Late = true
-	a.lateSeen = e.evalNow
+	a.lateSeen, a.lateT = e.evalNow, a.LastValueAt.UnixMilli()
 	e.setLate(a)
 	p.touch(a)
 }
@@ -181,11 +181,28 @@ func (e *Engine) afterSample(p *pending, r *Rule, sc *sampleKey, observed time.T
 	if a == nil {
 		return
 	}
-	if e.isLate(r, time.UnixMilli(sc.s.T), observed) {
-		a.lateSeen = e.evalNow
+	if e.isLate(r, time.UnixMilli(sc.s.T), observed) && !a.livePace(sc.s.T, e.evalNow) {
 		return
 	}
 	e.catchUp(p, a, r)
+}
+
+// livePace records a late sample of a held alert's series and reports
+// whether the series now advances at the pace of the clock: sample time
+// moved on at most twice as far as the clock since the previous late
+// sample. A backlog moves hours of sample time in moments; a datalogger
+// whose clock lags behind sends late samples at the pace of the clock and
+// will not catch up, so waiting for it would hold its alerts for ever.
+func (a *Alert) livePace(t int64, now time.Time) bool {
+	prevT, prevNow := a.lateT, a.lateSeen
+	if t <= prevT {
+		return false // resent or out of order: tells nothing about pace
+	}
+	a.lateT, a.lateSeen = t, now
+	if prevT == 0 || prevNow.IsZero() {
+		return false
+	}
+	return 2*now.Sub(prevNow).Milliseconds() >= t-prevT
 }
 
 // checkCaughtUp catches up alerts whose series sent late samples and then

@@ -373,3 +373,23 @@ func TestRuleLateAfter(t *testing.T) {
 		t.Fatalf("late_after on nodata: %v", err)
 	}
 }
+
+// A datalogger whose clock lags 15 minutes sends late samples at the pace
+// of the clock: it never catches up, and its alerts are told anyway, at
+// the next sample.
+func TestLaggingClockIsNotABacklog(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	h := newHarness(t, t.TempDir(), "testdata/rules", clock)
+	defer h.stop()
+	for i, v := range []float64{30, 80, 80, 80} {
+		h.observeAt("pm25_ugm3", "HN-Lag", "air", clock.Now().Add(-15*time.Minute), v, 0)
+		h.settle()
+		if n := len(h.sms.all()); (i < 2 && n != 0) || (i >= 2 && n != 1) {
+			t.Fatalf("sample %d: SMS %v", i, smsTo(h.sms.all()))
+		}
+		clock.Add(20 * time.Second)
+	}
+	if txt := h.sms.all()[0].Text; !strings.HasPrefix(txt, "Dữ liệu truyền bù: cảnh báo từ 01:45 25/11. HN-Lag: PM2.5 80 µg/m³ vượt ngưỡng 50 lúc 01:45 25/11/2026") {
+		t.Fatalf("text %q", txt)
+	}
+}
