@@ -6,64 +6,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/quantrac/quantrac/model"
+	"github.com/quantrac/quantrac/vmstore/vmtest"
 )
-
-// vmBinary finds the single-node VictoriaMetrics binary: env QUANTRAC_VM_BIN,
-// else <repo>/bin/victoria-metrics (built by scripts/build-vm).
-func vmBinary(t *testing.T) string {
-	if p := os.Getenv("QUANTRAC_VM_BIN"); p != "" {
-		return p
-	}
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "bin", "victoria-metrics")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("VictoriaMetrics single-node binary not found (set QUANTRAC_VM_BIN or run scripts/build-vm): %v", err)
-	}
-	return p
-}
-
-func startVM(t *testing.T) string {
-	bin := vmBinary(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "-storageDataPath="+t.TempDir(), "-httpListenAddr="+addr, "-loggerLevel=ERROR", "-retentionPeriod=100y")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	base := "http://" + addr
-	waitFor(t, "VictoriaMetrics to start", 30*time.Second, func() bool {
-		resp, err := http.Get(base + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return base
-}
 
 // vmExport returns the points VictoriaMetrics holds for a selector.
 func vmExport(t *testing.T, base, match string) map[string][]model.Point {
@@ -92,7 +46,7 @@ func vmExport(t *testing.T, base, match string) map[string][]model.Point {
 // every acknowledged sample is queryable there, with quality companions for
 // flagged ones.
 func TestVictoriaMetricsSink(t *testing.T) {
-	base := startVM(t)
+	base := vmtest.Start(t)
 	src := &pushSource{stations: []string{"P1", "P2"}, every: 5 * time.Millisecond, perBatch: 3, base: time.Now().Add(-time.Hour).UnixMilli() / 1000 * 1000, limit: 100}
 	dir := t.TempDir()
 	path := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s

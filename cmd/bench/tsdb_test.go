@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/quantrac/quantrac/vmstore/vmtest"
 )
 
 // writeFixture writes two small station files in the Beijing CSV format
@@ -52,14 +54,11 @@ func TestRunTSDB(t *testing.T) {
 	}
 }
 
-// vmBinary finds the VictoriaMetrics binary built by scripts/build-vm.
+// vmBinary finds the VictoriaMetrics binary (vmtest.Binary) or skips.
 func vmBinary(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("QUANTRAC_VM_BIN"); p != "" {
-		return p
-	}
-	p, _ := filepath.Abs(filepath.Join("..", "..", "bin", "victoria-metrics"))
-	if _, err := os.Stat(p); err != nil {
+	p := vmtest.Binary()
+	if p == "" {
 		t.Skip("no VictoriaMetrics binary: run scripts/build-vm or set QUANTRAC_VM_BIN")
 	}
 	return p
