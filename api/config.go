@@ -127,6 +127,11 @@ type AlertingConfig struct {
 	// SMPP, HTTP SMS gateway, webhook, file. Empty: alerts are kept and
 	// shown but nobody is notified.
 	Receivers string `yaml:"receivers"`
+	// LateAfter: samples older than this when they arrive (a collector's
+	// backlog after an outage) change alert state but are not notified one
+	// by one; an alert still firing when its station catches up is told
+	// once. 0: the engine's default (10m); negative: off.
+	LateAfter time.Duration `yaml:"late_after"`
 }
 
 // AQIConfig configures the derived AQI job.

@@ -81,3 +81,17 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// alerting.late_after reaches the engine options as a duration.
+func TestConfigAlertingLateAfter(t *testing.T) {
+	cfg, err := ParseConfig([]byte("alerting:\n  late_after: 3m\n"), "late.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Alerting.LateAfter != 3*time.Minute {
+		t.Fatalf("late_after = %v, want 3m", cfg.Alerting.LateAfter)
+	}
+	if _, err := ParseConfig([]byte("alerting:\n  late_after: soon\n"), "late.yaml"); err == nil || !strings.Contains(err.Error(), "late.yaml") {
+		t.Fatalf("bad late_after: err = %v, want an error naming the file", err)
+	}
+}

@@ -50,6 +50,7 @@ func (s *Server) wire() error {
 			DataDir:    filepath.Join(s.cfg.DataDir, "alerting"),
 			RulesDir:   s.cfg.Alerting.RulesDir,
 			RosterFile: s.cfg.Alerting.Roster,
+			LateAfter:  s.cfg.Alerting.LateAfter,
 			Logger:     s.log.With().Str("component", "alerting").Logger(),
 			// Live lookup: stations a collector registers after start get
 			// their Vietnamese names in SMS too, not only those known at start.
