@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -83,7 +84,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts.ControlListen = *control
 	opts.MQTTListen = *mqttListen
 	opts.MQTTURL = *mqttURL
-	opts.Spool = *spool
+	if *spool != "" {
+		// A flag is relative to the working directory, not to the scenario
+		// file (the scenario's own txt.spool is relative to the file).
+		abs, err := filepath.Abs(*spool)
+		if err != nil {
+			return fmt.Errorf("-spool %s: %w", *spool, err)
+		}
+		opts.Spool = abs
+	}
 	opts.Speed = *speed
 	if *basePort >= 0 {
 		opts.ModbusBasePort = basePort

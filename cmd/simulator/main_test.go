@@ -81,3 +81,32 @@ func TestRunBadInput(t *testing.T) {
 	os.WriteFile(bad, []byte("stations:\n  - {id: X, kind: lake, province: HN, transport: mqtt}\n"), 0o644)
 	f("-scenario", bad)
 }
+
+// TestRunRelativeSpool: -spool is relative to the working directory (it
+// used to land next to the scenario file, e.g. configs/demo/data/spool).
+func TestRunRelativeSpool(t *testing.T) {
+	scenario, err := filepath.Abs("../../configs/demo/scenario.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-scenario", scenario, "-control", "-", "-mqtt-listen", "127.0.0.1:0", "-modbus-base-port", "0",
+			"-spool", "spool", "-status", "0", "-list", "-1"}, &out, &errOut)
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(out.String(), "txt spool") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if want := "txt spool " + filepath.Join(dir, "spool"); !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+}
