@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/quantrac/quantrac/decbuf"
 	"github.com/quantrac/quantrac/model"
 )
 
@@ -45,91 +46,47 @@ func appendString(dst []byte, s string) []byte {
 
 var errShortBatch = errors.New("batch ends early")
 
-type batchReader struct {
-	b   []byte
-	err error
-}
-
-func (r *batchReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errShortBatch
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *batchReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errShortBatch
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *batchReader) bytes(n uint64) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if uint64(len(r.b)) < n {
-		r.err = errShortBatch
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
 // decodeBatch appends the samples of a queue block to dst.
 func decodeBatch(dst []model.Sample, data []byte) (acquired int64, _ []model.Sample, err error) {
 	if len(data) == 0 || data[0] != batchVersion {
 		return 0, dst, fmt.Errorf("decode batch: unknown version (first byte %X)", data[:min(1, len(data))])
 	}
-	r := &batchReader{b: data[1:]}
-	acquired = r.varint()
-	n := r.uvarint()
+	r := decbuf.New(data[1:], errShortBatch)
+	acquired = r.Varint()
+	n := r.Uvarint()
 	if n > uint64(len(data)) {
 		return 0, dst, fmt.Errorf("decode batch: %d samples in %d bytes", n, len(data))
 	}
 	// Strings of one batch share one allocation.
 	strs := string(data)
 	str := func(l uint64) string {
-		start := len(data) - len(r.b)
-		r.bytes(l)
-		if r.err != nil {
+		start := len(data) - len(r.B)
+		r.Bytes(l)
+		if r.Err != nil {
 			return ""
 		}
 		return strs[start : start+int(l)]
 	}
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		nl := r.uvarint()
-		if nl > uint64(len(r.b)) {
-			return 0, dst, fmt.Errorf("decode batch: sample %d: %d labels in %d bytes", i, nl, len(r.b))
+	for i := uint64(0); i < n && r.Err == nil; i++ {
+		nl := r.Uvarint()
+		if nl > uint64(len(r.B)) {
+			return 0, dst, fmt.Errorf("decode batch: sample %d: %d labels in %d bytes", i, nl, len(r.B))
 		}
 		ls := make(model.Labels, nl)
 		for j := range ls {
-			ls[j].Name = str(r.uvarint())
-			ls[j].Value = str(r.uvarint())
+			ls[j].Name = str(r.Uvarint())
+			ls[j].Value = str(r.Uvarint())
 		}
-		t := r.varint()
-		v := r.bytes(8)
-		q := r.bytes(1)
-		if r.err != nil {
+		t := r.Varint()
+		v := r.Bytes(8)
+		q := r.Bytes(1)
+		if r.Err != nil {
 			break
 		}
 		dst = append(dst, model.Sample{Labels: ls, T: t, V: math.Float64frombits(binary.LittleEndian.Uint64(v)), Q: model.Quality(q[0])})
 	}
-	if r.err != nil {
-		return 0, dst, fmt.Errorf("decode batch: %w", r.err)
+	if r.Err != nil {
+		return 0, dst, fmt.Errorf("decode batch: %w", r.Err)
 	}
 	return acquired, dst, nil
 }

@@ -197,37 +197,37 @@ func (d *blockDecoder) resetFrames() {
 }
 
 func (d *blockDecoder) ints(rd *recDecoder, n int) []int64 {
-	if rd.err != nil {
+	if rd.Err != nil {
 		return nil
 	}
-	if n > len(rd.b) {
+	if n > len(rd.B) {
 		// Every value takes at least one byte.
-		rd.err = errShortRecord
+		rd.Fail()
 		return nil
 	}
 	if cap(d.d) < n {
 		d.d = make([]int64, n)
 	}
 	d.d = d.d[:n]
-	tail, err := encoding.UnmarshalVarInt64s(d.d, rd.b)
+	tail, err := encoding.UnmarshalVarInt64s(d.d, rd.B)
 	if err != nil {
-		rd.err = err
+		rd.Err = err
 		return nil
 	}
-	rd.b = tail
+	rd.B = tail
 	return d.d
 }
 
 func (rd *recDecoder) zvarint() int64 {
-	if rd.err != nil {
+	if rd.Err != nil {
 		return 0
 	}
-	v, n := encoding.UnmarshalVarInt64(rd.b)
+	v, n := encoding.UnmarshalVarInt64(rd.B)
 	if n <= 0 {
-		rd.err = errShortRecord
+		rd.Fail()
 		return 0
 	}
-	rd.b = rd.b[n:]
+	rd.B = rd.B[n:]
 	return v
 }
 
@@ -258,20 +258,20 @@ func (d *blockDecoder) decodeBlock(dst []model.Point, b []byte) (out []model.Poi
 	bad := func(what string) ([]model.Point, []byte, error) {
 		return dst[:base], nil, fmt.Errorf("decode block: %w: %s", errBadBlock, what)
 	}
-	rd := recDecoder{b: b}
-	un := rd.uvarint()
-	if rd.err != nil || un == 0 || un > maxBlockCount {
+	rd := newRecDecoder(b)
+	un := rd.Uvarint()
+	if rd.Err != nil || un == 0 || un > maxBlockCount {
 		return bad(fmt.Sprintf("count %d", un))
 	}
 	n := int(un)
 	// Timestamps.
-	kind := rd.bytes(1)
-	if rd.err != nil {
+	kind := rd.Bytes(1)
+	if rd.Err != nil {
 		return bad("no timestamp kind")
 	}
 	t := rd.zvarint()
 	delta := rd.zvarint()
-	if rd.err != nil {
+	if rd.Err != nil {
 		return bad("truncated timestamps")
 	}
 	if t < model.MinTime || t >= model.MaxTime {
@@ -294,7 +294,7 @@ func (d *blockDecoder) decodeBlock(dst []model.Point, b []byte) (out []model.Poi
 			return bad("delta-of-delta block with one point")
 		}
 		dod := d.ints(&rd, n-2)
-		if rd.err != nil {
+		if rd.Err != nil {
 			return bad("truncated timestamps")
 		}
 		dst = append(dst, model.Point{T: t})
@@ -316,14 +316,14 @@ func (d *blockDecoder) decodeBlock(dst []model.Point, b []byte) (out []model.Poi
 	}
 	pts := dst[base:]
 	// Values.
-	codec := rd.bytes(1)
-	if rd.err != nil {
+	codec := rd.Bytes(1)
+	if rd.Err != nil {
 		return bad("no value codec")
 	}
 	switch codec[0] {
 	case valConst:
-		vb := rd.bytes(8)
-		if rd.err != nil {
+		vb := rd.Bytes(8)
+		if rd.Err != nil {
 			return bad("truncated values")
 		}
 		v := math.Float64frombits(binary.LittleEndian.Uint64(vb))
@@ -333,14 +333,14 @@ func (d *blockDecoder) decodeBlock(dst []model.Point, b []byte) (out []model.Poi
 	case valDecimal1, valDecimal2:
 		exp := rd.zvarint()
 		m := rd.zvarint()
-		if rd.err != nil || exp < math.MinInt16 || exp > math.MaxInt16 {
+		if rd.Err != nil || exp < math.MinInt16 || exp > math.MaxInt16 {
 			return bad("decimal header")
 		}
 		e16 := int16(exp)
 		pts[0].V = decimal.ToFloat(m, e16)
 		if codec[0] == valDecimal1 {
 			ds := d.ints(&rd, n-1)
-			if rd.err != nil {
+			if rd.Err != nil {
 				return bad("truncated values")
 			}
 			for i := 1; i < n; i++ {
@@ -353,7 +353,7 @@ func (d *blockDecoder) decodeBlock(dst []model.Point, b []byte) (out []model.Poi
 			}
 			dd := rd.zvarint()
 			ds := d.ints(&rd, n-2)
-			if rd.err != nil {
+			if rd.Err != nil {
 				return bad("truncated values")
 			}
 			for i := 1; i < n; i++ {
@@ -365,8 +365,8 @@ func (d *blockDecoder) decodeBlock(dst []model.Point, b []byte) (out []model.Poi
 			}
 		}
 	case valXOR:
-		vb := rd.bytes(uint64(n) * 8)
-		if rd.err != nil {
+		vb := rd.Bytes(uint64(n) * 8)
+		if rd.Err != nil {
 			return bad("truncated values")
 		}
 		prev := uint64(0)
@@ -378,15 +378,15 @@ func (d *blockDecoder) decodeBlock(dst []model.Point, b []byte) (out []model.Poi
 		return bad(fmt.Sprintf("value codec %d", codec[0]))
 	}
 	// Quality.
-	runs := rd.uvarint()
-	if rd.err != nil || runs > uint64(n) {
+	runs := rd.Uvarint()
+	if rd.Err != nil || runs > uint64(n) {
 		return bad("quality runs")
 	}
 	pos := 0
 	for r := uint64(0); r < runs; r++ {
-		qb := rd.bytes(1)
-		l := rd.uvarint()
-		if rd.err != nil || l > uint64(n-pos) {
+		qb := rd.Bytes(1)
+		l := rd.Uvarint()
+		if rd.Err != nil || l > uint64(n-pos) {
 			return bad("quality run")
 		}
 		q := model.Quality(qb[0])
@@ -398,5 +398,5 @@ func (d *blockDecoder) decodeBlock(dst []model.Point, b []byte) (out []model.Poi
 	if pos != n {
 		return bad("quality runs do not cover the block")
 	}
-	return dst, rd.b, nil
+	return dst, rd.B, nil
 }

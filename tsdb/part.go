@@ -143,10 +143,10 @@ func parsePart(data []byte) (pi *partInfo, err error) {
 		return nil, fmt.Errorf("decompress part index: %w", err)
 	}
 	pi = &partInfo{}
-	rd := recDecoder{b: idx}
-	pi.level = int(rd.uvarint())
-	nf := rd.uvarint()
-	if rd.err != nil || nf > uint64(len(rd.b)) {
+	rd := newRecDecoder(idx)
+	pi.level = int(rd.Uvarint())
+	nf := rd.Uvarint()
+	if rd.Err != nil || nf > uint64(len(rd.B)) {
 		return nil, fmt.Errorf("part index: bad frame count")
 	}
 	readFrames := func(n uint64, what string) ([]frameMeta, int64, error) {
@@ -154,10 +154,10 @@ func parsePart(data []byte) (pi *partInfo, err error) {
 		var total int64
 		for i := range fms {
 			fm := &fms[i]
-			fm.off = rd.uvarint()
-			zl := rd.uvarint()
-			rl := rd.uvarint()
-			if rd.err != nil || fm.off < partHeaderSize || fm.off > ioff || zl+4 > ioff-fm.off || rl > 64<<20 {
+			fm.off = rd.Uvarint()
+			zl := rd.Uvarint()
+			rl := rd.Uvarint()
+			if rd.Err != nil || fm.off < partHeaderSize || fm.off > ioff || zl+4 > ioff-fm.off || rl > 64<<20 {
 				return nil, 0, fmt.Errorf("part index: %s frame %d: bad location", what, i)
 			}
 			fm.zlen, fm.rawLen = uint32(zl), uint32(rl)
@@ -168,71 +168,71 @@ func parsePart(data []byte) (pi *partInfo, err error) {
 	if pi.frames, pi.dataBytes, err = readFrames(nf, "sample"); err != nil {
 		return nil, err
 	}
-	nrf := rd.uvarint()
-	if rd.err != nil || nrf > uint64(len(rd.b)) {
+	nrf := rd.Uvarint()
+	if rd.Err != nil || nrf > uint64(len(rd.B)) {
 		return nil, fmt.Errorf("part index: bad rollup frame count")
 	}
 	if pi.rframes, pi.rollBytes, err = readFrames(nrf, "rollup"); err != nil {
 		return nil, err
 	}
-	n := rd.uvarint()
-	if rd.err != nil || n > uint64(len(rd.b)) {
+	n := rd.Uvarint()
+	if rd.Err != nil || n > uint64(len(rd.B)) {
 		return nil, fmt.Errorf("part index: bad series count")
 	}
 	for i := uint64(0); i < n; i++ {
 		ps := &partSeries{}
-		nl := rd.uvarint()
-		if nl > uint64(len(rd.b)) {
+		nl := rd.Uvarint()
+		if nl > uint64(len(rd.B)) {
 			return nil, fmt.Errorf("part index: series %d: bad label count", i)
 		}
 		ps.labels = make(model.Labels, 0, nl)
 		for j := uint64(0); j < nl; j++ {
-			name := string(rd.bytes(rd.uvarint()))
-			value := string(rd.bytes(rd.uvarint()))
+			name := string(rd.Bytes(rd.Uvarint()))
+			value := string(rd.Bytes(rd.Uvarint()))
 			ps.labels = append(ps.labels, model.Label{Name: name, Value: value})
 		}
-		ps.last.T = rd.varint()
-		vb := rd.bytes(9)
-		if rd.err != nil {
-			return nil, fmt.Errorf("part index: series %d: %w", i, rd.err)
+		ps.last.T = rd.Varint()
+		vb := rd.Bytes(9)
+		if rd.Err != nil {
+			return nil, fmt.Errorf("part index: series %d: %w", i, rd.Err)
 		}
 		ps.last.V = math.Float64frombits(binary.LittleEndian.Uint64(vb))
 		ps.last.Q = model.Quality(vb[8])
-		ps.minT = rd.varint()
-		ps.maxT = rd.varint()
-		g := rd.bytes(1)
-		nb := rd.uvarint()
-		if rd.err != nil || nb > uint64(len(rd.b)) {
+		ps.minT = rd.Varint()
+		ps.maxT = rd.Varint()
+		g := rd.Bytes(1)
+		nb := rd.Uvarint()
+		if rd.Err != nil || nb > uint64(len(rd.B)) {
 			return nil, fmt.Errorf("part index: series %d: bad block count", i)
 		}
 		ps.allGood = g[0] == 1
 		ps.blocks = make([]blockMeta, nb)
 		for j := range ps.blocks {
 			b := &ps.blocks[j]
-			b.minT = rd.varint()
-			b.maxT = b.minT + int64(rd.uvarint())
-			b.count = uint32(rd.uvarint())
-			fr := rd.uvarint()
-			off := rd.uvarint()
-			l := rd.uvarint()
-			if rd.err != nil || fr >= nf || off > uint64(pi.frames[fr].rawLen) || l > uint64(pi.frames[fr].rawLen)-off {
+			b.minT = rd.Varint()
+			b.maxT = b.minT + int64(rd.Uvarint())
+			b.count = uint32(rd.Uvarint())
+			fr := rd.Uvarint()
+			off := rd.Uvarint()
+			l := rd.Uvarint()
+			if rd.Err != nil || fr >= nf || off > uint64(pi.frames[fr].rawLen) || l > uint64(pi.frames[fr].rawLen)-off {
 				return nil, fmt.Errorf("part index: series %d block %d: bad location", i, j)
 			}
 			b.frame, b.off, b.length = uint32(fr), uint32(off), uint32(l)
 		}
-		if has := rd.bytes(1); rd.err == nil && has[0] == 1 {
-			fr := rd.uvarint()
-			off := rd.uvarint()
-			l := rd.uvarint()
-			if rd.err != nil || fr >= nrf || off > uint64(pi.rframes[fr].rawLen) || l > uint64(pi.rframes[fr].rawLen)-off {
+		if has := rd.Bytes(1); rd.Err == nil && has[0] == 1 {
+			fr := rd.Uvarint()
+			off := rd.Uvarint()
+			l := rd.Uvarint()
+			if rd.Err != nil || fr >= nrf || off > uint64(pi.rframes[fr].rawLen) || l > uint64(pi.rframes[fr].rawLen)-off {
 				return nil, fmt.Errorf("part index: series %d: bad rollup location", i)
 			}
 			ps.roll = rollupRef{ok: true, frame: uint32(fr), off: uint32(off), length: uint32(l)}
 		}
 		pi.entries = append(pi.entries, ps)
 	}
-	if rd.err != nil {
-		return nil, fmt.Errorf("part index: %w", rd.err)
+	if rd.Err != nil {
+		return nil, fmt.Errorf("part index: %w", rd.Err)
 	}
 	return pi, nil
 }

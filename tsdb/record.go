@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/quantrac/quantrac/decbuf"
 	"github.com/quantrac/quantrac/model"
 )
 
@@ -64,70 +65,32 @@ func appendSample(dst []byte, ref uint32, dt int64, v float64, q model.Quality) 
 
 var errShortRecord = errors.New("record too short")
 
-type recDecoder struct {
-	b   []byte
-	err error
-}
+// recDecoder reads the tsdb's binary formats (WAL records, blocks, part
+// indexes); data that ends early is errShortRecord.
+type recDecoder struct{ decbuf.Decbuf }
 
-func (d *recDecoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errShortRecord
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *recDecoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errShortRecord
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *recDecoder) bytes(n uint64) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if uint64(len(d.b)) < n {
-		d.err = errShortRecord
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
+func newRecDecoder(b []byte) recDecoder { return recDecoder{decbuf.New(b, errShortRecord)} }
 
 // decodeSeriesRecord decodes a series record (type byte included).
 func decodeSeriesRecord(rec []byte, fn func(ref uint32, ls model.Labels)) error {
 	if len(rec) == 0 || rec[0] != recSeries {
 		return fmt.Errorf("not a series record")
 	}
-	d := recDecoder{b: rec[1:]}
-	n := d.uvarint()
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		ref := d.uvarint()
-		nl := d.uvarint()
-		if nl > uint64(len(d.b)) {
-			return fmt.Errorf("series record: %d labels in %d bytes", nl, len(d.b))
+	d := newRecDecoder(rec[1:])
+	n := d.Uvarint()
+	for i := uint64(0); i < n && d.Err == nil; i++ {
+		ref := d.Uvarint()
+		nl := d.Uvarint()
+		if nl > uint64(len(d.B)) {
+			return fmt.Errorf("series record: %d labels in %d bytes", nl, len(d.B))
 		}
 		ls := make(model.Labels, 0, nl)
-		for j := uint64(0); j < nl && d.err == nil; j++ {
-			name := string(d.bytes(d.uvarint()))
-			value := string(d.bytes(d.uvarint()))
+		for j := uint64(0); j < nl && d.Err == nil; j++ {
+			name := string(d.Bytes(d.Uvarint()))
+			value := string(d.Bytes(d.Uvarint()))
 			ls = append(ls, model.Label{Name: name, Value: value})
 		}
-		if d.err != nil {
+		if d.Err != nil {
 			break
 		}
 		if ref > math.MaxUint32 {
@@ -135,8 +98,8 @@ func decodeSeriesRecord(rec []byte, fn func(ref uint32, ls model.Labels)) error 
 		}
 		fn(uint32(ref), ls)
 	}
-	if d.err != nil {
-		return fmt.Errorf("series record: %w", d.err)
+	if d.Err != nil {
+		return fmt.Errorf("series record: %w", d.Err)
 	}
 	return nil
 }
@@ -146,18 +109,18 @@ func decodeSamplesRecord(dst []walSample, rec []byte) ([]walSample, error) {
 	if len(rec) == 0 || rec[0] != recSamples {
 		return dst, fmt.Errorf("not a samples record")
 	}
-	d := recDecoder{b: rec[1:]}
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		return dst, fmt.Errorf("samples record: %d samples in %d bytes", n, len(d.b))
+	d := newRecDecoder(rec[1:])
+	n := d.Uvarint()
+	if n > uint64(len(d.B)) {
+		return dst, fmt.Errorf("samples record: %d samples in %d bytes", n, len(d.B))
 	}
 	var t int64
 	for i := uint64(0); i < n; i++ {
-		ref := d.uvarint()
-		t += d.varint()
-		vb := d.bytes(9)
-		if d.err != nil {
-			return dst, fmt.Errorf("samples record: sample %d: %w", i, d.err)
+		ref := d.Uvarint()
+		t += d.Varint()
+		vb := d.Bytes(9)
+		if d.Err != nil {
+			return dst, fmt.Errorf("samples record: sample %d: %w", i, d.Err)
 		}
 		if ref > math.MaxUint32 {
 			return dst, fmt.Errorf("samples record: ref %d out of range", ref)

@@ -220,7 +220,7 @@ func decodeRollups(b []byte) (hourly, daily *rollupRows, err error) {
 			hourly, daily, err = nil, nil, fmt.Errorf("%w: %v", errBadBlock, r)
 		}
 	}()
-	rd := recDecoder{b: b}
+	rd := newRecDecoder(b)
 	if hourly, err = readRollupLevel(&rd); err != nil {
 		return nil, nil, fmt.Errorf("hourly: %w", err)
 	}
@@ -231,15 +231,15 @@ func decodeRollups(b []byte) (hourly, daily *rollupRows, err error) {
 }
 
 func readRollupLevel(rd *recDecoder) (*rollupRows, error) {
-	pb := rd.bytes(1)
-	if rd.err != nil {
-		return nil, rd.err
+	pb := rd.Bytes(1)
+	if rd.Err != nil {
+		return nil, rd.Err
 	}
 	if pb[0] == 0 {
 		return nil, nil
 	}
-	n := rd.uvarint()
-	if rd.err != nil || n == 0 || n > maxBlockCount*16 {
+	n := rd.Uvarint()
+	if rd.Err != nil || n == 0 || n > maxBlockCount*16 {
 		return nil, fmt.Errorf("%w: %d rows", errBadBlock, n)
 	}
 	cnt := int(n)
@@ -251,15 +251,15 @@ func readRollupLevel(rd *recDecoder) (*rollupRows, error) {
 	if r.count, err = readInts(rd, nil, cnt); err != nil {
 		return nil, err
 	}
-	kind := rd.bytes(1)
-	if rd.err != nil {
-		return nil, rd.err
+	kind := rd.Bytes(1)
+	if rd.Err != nil {
+		return nil, rd.Err
 	}
 	var exp int64
 	switch kind[0] {
 	case rollupDecimal:
-		exp = rd.varint()
-		if rd.err != nil || exp < math.MinInt16 || exp > math.MaxInt16 {
+		exp = rd.Varint()
+		if rd.Err != nil || exp < math.MinInt16 || exp > math.MaxInt16 {
 			return nil, fmt.Errorf("%w: exponent", errBadBlock)
 		}
 	case rollupFloatBit:
@@ -298,19 +298,19 @@ func appendInts(tmp, dst []byte, a []int64) ([]byte, []byte) {
 
 // readInts reads a column written by appendInts.
 func readInts(rd *recDecoder, dst []int64, cnt int) ([]int64, error) {
-	if cnt > len(rd.b) {
+	if cnt > len(rd.B) {
 		// Every value takes at least one byte.
-		return nil, fmt.Errorf("%w: %d values in %d bytes", errBadBlock, cnt, len(rd.b))
+		return nil, fmt.Errorf("%w: %d values in %d bytes", errBadBlock, cnt, len(rd.B))
 	}
 	if cap(dst) < cnt {
 		dst = make([]int64, cnt)
 	}
 	dst = dst[:cnt]
-	tail, err := encoding.UnmarshalVarInt64s(dst, rd.b)
+	tail, err := encoding.UnmarshalVarInt64s(dst, rd.B)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadBlock, err)
 	}
-	rd.b = tail
+	rd.B = tail
 	for i := 1; i < cnt; i++ {
 		dst[i] += dst[i-1]
 	}
