@@ -257,6 +257,14 @@ func (a *promAPI) handleQuery(c *fiber.Ctx) error {
 		}
 		ts = time.UnixMilli(t)
 	}
+	return a.runQuery(c, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
+		return a.engine.NewInstantQuery(ctx, a.queryable(c), opts, qs, ts)
+	})
+}
+
+// runQuery reads lookback_delta and timeout, builds a query with newQuery,
+// runs it and answers with its result.
+func (a *promAPI) runQuery(c *fiber.Ctx, newQuery func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error)) error {
 	opts, err := a.lookback(c)
 	if err != nil {
 		return err
@@ -266,7 +274,7 @@ func (a *promAPI) handleQuery(c *fiber.Ctx) error {
 		return err
 	}
 	defer cancel()
-	qry, err := a.engine.NewInstantQuery(ctx, a.queryable(c), opts, qs, ts)
+	qry, err := newQuery(ctx, opts)
 	if err != nil {
 		return a.queryError(err)
 	}
@@ -323,25 +331,9 @@ func (a *promAPI) handleQueryRange(c *fiber.Ctx) error {
 	if (end-start)/step.Milliseconds() > maxResolution {
 		return badRequest("exceeded maximum resolution of %d points per timeseries. Try decreasing the query resolution (?step=XX)", maxResolution)
 	}
-	opts, err := a.lookback(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel, err := a.queryCtx(c)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	qry, err := a.engine.NewRangeQuery(ctx, a.queryable(c), opts, qs, time.UnixMilli(start), time.UnixMilli(end), step)
-	if err != nil {
-		return a.queryError(err)
-	}
-	defer qry.Close()
-	res := qry.Exec(ctx)
-	if res.Err != nil {
-		return a.queryError(res.Err)
-	}
-	return promSuccess(c, appendResult(nil, res.Value), warningStrings(res))
+	return a.runQuery(c, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
+		return a.engine.NewRangeQuery(ctx, a.queryable(c), opts, qs, time.UnixMilli(start), time.UnixMilli(end), step)
+	})
 }
 
 // promRange reads start/end of the metadata routes (default: all time).
