@@ -97,18 +97,22 @@ func Start(t testing.TB) string {
 	if cmd == nil {
 		t.Fatal("VictoriaMetrics did not become healthy")
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { stop(cmd) })
 	return "http://" + addr
+}
+
+// stop interrupts a started process and kills it if it has not exited
+// after 10 s.
+func stop(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
 func waitHealthy(url string, d time.Duration) bool {
@@ -196,17 +200,7 @@ func StartCluster(t testing.TB) Cluster {
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", name, err)
 		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-		})
+		t.Cleanup(func() { stop(cmd) })
 	}
 	start("vmstorage", "-storageDataPath="+t.TempDir(), "-httpListenAddr="+storHTTP, "-vminsertAddr="+storInsert,
 		"-vmselectAddr="+storSelect, "-retentionPeriod=100y", "-dedup.minScrapeInterval=1ms")
