@@ -108,11 +108,7 @@ func (rb *rollupBuilder) appendLevel(dst []byte, key func(int64) int64) []byte {
 			rb.cols[5] = append(rb.cols[5], ifirst)
 			rb.cols[6] = append(rb.cols[6], ilast)
 		} else {
-			rb.cols[2] = append(rb.cols[2], int64(math.Float64bits(a.sum)))
-			rb.cols[3] = append(rb.cols[3], int64(math.Float64bits(a.min)))
-			rb.cols[4] = append(rb.cols[4], int64(math.Float64bits(a.max)))
-			rb.cols[5] = append(rb.cols[5], int64(math.Float64bits(a.first)))
-			rb.cols[6] = append(rb.cols[6], int64(math.Float64bits(a.last)))
+			rb.appendFloatCols(&a)
 		}
 	}
 	for i, t := range rb.goodT {
@@ -167,6 +163,14 @@ func (rb *rollupBuilder) appendLevel(dst []byte, key func(int64) int64) []byte {
 	return dst
 }
 
+// appendFloatCols appends sum, min, max, first and last of a as float bits
+// to columns 2 to 6.
+func (rb *rollupBuilder) appendFloatCols(a *agg) {
+	for i, v := range [5]float64{a.sum, a.min, a.max, a.first, a.last} {
+		rb.cols[2+i] = append(rb.cols[2+i], int64(math.Float64bits(v)))
+	}
+}
+
 // appendLevelFloat encodes a level with float columns (sums too large for int64).
 func (rb *rollupBuilder) appendLevelFloat(dst []byte, key func(int64) int64) []byte {
 	for i := range rb.cols {
@@ -181,11 +185,7 @@ func (rb *rollupBuilder) appendLevelFloat(dst []byte, key func(int64) int64) []b
 		}
 		rb.cols[0] = append(rb.cols[0], cur)
 		rb.cols[1] = append(rb.cols[1], a.count)
-		rb.cols[2] = append(rb.cols[2], int64(math.Float64bits(a.sum)))
-		rb.cols[3] = append(rb.cols[3], int64(math.Float64bits(a.min)))
-		rb.cols[4] = append(rb.cols[4], int64(math.Float64bits(a.max)))
-		rb.cols[5] = append(rb.cols[5], int64(math.Float64bits(a.first)))
-		rb.cols[6] = append(rb.cols[6], int64(math.Float64bits(a.last)))
+		rb.appendFloatCols(&a)
 	}
 	for i, t := range rb.goodT {
 		if k := key(t); k != cur || a.count == 0 {
