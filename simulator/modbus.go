@@ -193,38 +193,38 @@ func (p *modbusPort) drop() {
 	time.Sleep(50 * time.Millisecond)
 }
 
+// startLocked starts a fresh server on the port. The library's Start on a
+// server that was stopped races with that server's old accept loop (the
+// race detector sees it on every drop fault), so each restart builds a new
+// server; the port's address, limits and handler stay the same.
 func (p *modbusPort) startLocked() error {
 	var err error
 	for i := 0; i < 50; i++ {
-		err = p.server.Start()
-		if err == nil {
+		var srv *mb.ModbusServer
+		srv, err = mb.NewServer(&mb.ServerConfiguration{
+			URL:        "tcp://" + p.addr,
+			Timeout:    5 * time.Minute,
+			MaxClients: p.max,
+			Logger:     log.New(io.Discard, "", 0),
+		}, p)
+		if err != nil {
+			return fmt.Errorf("modbus server %s: %w", p.addr, err)
+		}
+		if err = srv.Start(); err == nil {
+			p.server = srv
 			p.running = true
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("modbus server %s: start: %w", p.addr, err)
+	return fmt.Errorf("modbus server %s: listen: %w", p.addr, err)
 }
 
 // start creates and starts the server.
 func (p *modbusPort) start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	srv, err := mb.NewServer(&mb.ServerConfiguration{
-		URL:        "tcp://" + p.addr,
-		Timeout:    5 * time.Minute,
-		MaxClients: p.max,
-		Logger:     log.New(io.Discard, "", 0),
-	}, p)
-	if err != nil {
-		return fmt.Errorf("modbus server %s: %w", p.addr, err)
-	}
-	p.server = srv
-	if err := srv.Start(); err != nil {
-		return fmt.Errorf("modbus server %s: listen: %w", p.addr, err)
-	}
-	p.running = true
-	return nil
+	return p.startLocked()
 }
 
 // setOnline stops the listener (connection refused, like a powered-off
