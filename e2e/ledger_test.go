@@ -253,12 +253,15 @@ type window struct{ From, To int64 }
 type expectation struct {
 	keys  map[sampleKey]float64
 	truth map[sampleKey]simulator.Reading
+	// allow is, per station, how many whole poll slots may be missing
+	// because the collector reported that many failed or missed polls.
+	allow map[string]int
 }
 
 // expectFromTruth lists the truth of stations ids inside windows.
 func expectFromTruth(t *testing.T, sim *simulator.Simulator, ids []string, windows map[string][]window) expectation {
 	t.Helper()
-	e := expectation{keys: map[sampleKey]float64{}, truth: map[sampleKey]simulator.Reading{}}
+	e := expectation{keys: map[sampleKey]float64{}, truth: map[sampleKey]simulator.Reading{}, allow: map[string]int{}}
 	for _, id := range ids {
 		rs, err := sim.TruthAll(id, time.Now())
 		if err != nil {
@@ -297,8 +300,11 @@ type tally struct {
 	Wrong     int // stored samples whose value differs from the truth
 	Dups      int // points stored twice under one series and timestamp
 	Resent    int // samples acknowledged more than once (sent again after an ack)
+	Unpolled  int // whole poll slots missing that the collector reported as failed or missed
+	Late      int // Modbus samples holding the next step's reading (late poll, known collector bug)
 	Missing   []sampleKey
 	WrongKeys []string
+	LateKeys  []string
 }
 
 // count compares the store with the expectation and the acknowledgements.
@@ -321,9 +327,50 @@ func count(sim *simulator.Simulator, exp expectation, rec *recorder, st stored) 
 		}
 	}
 	tl.Expected = len(want)
+	// Missing samples of a station whose collector reported failed polls
+	// are excused when whole slots are missing and no more slots than the
+	// reported failures (and none of them was acknowledged).
+	var acked map[sampleKey]int
+	if rec != nil {
+		_, acked, _ = rec.snapshot()
+	}
+	slotMissing := map[string]map[int64]int{} // station → slot → missing samples
+	slotSize := map[string]map[int64]int{}    // station → slot → expected samples
+	for k := range exp.keys {
+		if slotSize[k.Station] == nil {
+			slotSize[k.Station] = map[int64]int{}
+			slotMissing[k.Station] = map[int64]int{}
+		}
+		slotSize[k.Station][k.T]++
+		if _, ok := st.points[k]; !ok && acked[k] == 0 {
+			slotMissing[k.Station][k.T]++
+		}
+	}
+	excused := map[sampleKey]bool{}
+	for id, slots := range slotMissing {
+		whole := 0
+		for ts, n := range slots {
+			if n == slotSize[id][ts] {
+				whole++
+			}
+		}
+		if whole == 0 || whole > exp.allow[id] {
+			continue
+		}
+		for k := range exp.keys {
+			if k.Station == id && slots[k.T] == slotSize[id][k.T] {
+				excused[k] = true
+			}
+		}
+		tl.Unpolled += whole
+	}
 	for k := range want {
 		p, ok := st.points[k]
 		if !ok {
+			if excused[k] {
+				tl.Expected--
+				continue
+			}
 			tl.Lost++
 			if len(tl.Missing) < 10 {
 				tl.Missing = append(tl.Missing, k)
@@ -341,6 +388,19 @@ func count(sim *simulator.Simulator, exp expectation, rec *recorder, st stored) 
 			}
 		}
 		if v, ok := exp.keys[k]; ok && !sameValue(v, p.V) {
+			// The reading of the next step under this step's time: a poll
+			// that started after its slot (collector paused).
+			if sim != nil {
+				if info, ok := sim.Station(k.Station); ok && info.Transport == simulator.TransportModbus {
+					if r, err := sim.Truth(k.Station, k.Metric, time.UnixMilli(k.T).Add(info.Interval)); err == nil && r.V != nil && sameValue(*r.V, p.V) {
+						tl.Late++
+						if len(tl.LateKeys) < 3 {
+							tl.LateKeys = append(tl.LateKeys, fmt.Sprintf("%s stored %v = reading of the next step, truth %v", k, p.V, v))
+						}
+						continue
+					}
+				}
+			}
 			tl.Wrong++
 			if len(tl.WrongKeys) < 10 {
 				tl.WrongKeys = append(tl.WrongKeys, fmt.Sprintf("%s stored %v truth %v", k, p.V, v))
@@ -373,6 +433,10 @@ func (tl tally) check(t *testing.T) {
 	if tl.Dups > 0 {
 		t.Errorf("%d duplicate points in the store", tl.Dups)
 	}
+	if tl.Late > 0 {
+		knownBug(t, fmt.Sprintf("collector/schedule.go (poll loop): %d Modbus samples hold the next interval's reading under an earlier slot time "+
+			"(a poll whose timer fired after its slot had passed still stamps the old slot), e.g. %v", tl.Late, tl.LateKeys))
+	}
 }
 
 // firstStored returns, per station, the first timestamp in the store.
@@ -386,16 +450,48 @@ func firstStored(st stored) map[string]int64 {
 	return out
 }
 
-// ackedCovers reports whether every key of exp is acknowledged.
+// covers returns how many samples of exp are not acknowledged yet,
+// leaving out whole poll slots the collector reported as failed (up to
+// exp.allow per station).
 func (r *recorder) covers(exp expectation) (missing int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	slotMissing := map[string]map[int64]int{}
+	slotSize := map[string]map[int64]int{}
 	for k := range exp.keys {
+		if slotSize[k.Station] == nil {
+			slotSize[k.Station] = map[int64]int{}
+			slotMissing[k.Station] = map[int64]int{}
+		}
+		slotSize[k.Station][k.T]++
 		if r.acked[k] == 0 {
-			missing++
+			slotMissing[k.Station][k.T]++
+		}
+	}
+	for id, slots := range slotMissing {
+		whole, n := 0, 0
+		for ts, m := range slots {
+			n += m
+			if m == slotSize[id][ts] {
+				whole++
+			}
+		}
+		if n > 0 && (whole > exp.allow[id] || n != wholeSamples(slots, slotSize[id])) {
+			missing += n
 		}
 	}
 	return missing
+}
+
+// wholeSamples counts the samples of slots missing entirely.
+func wholeSamples(missing, size map[int64]int) int {
+	n := 0
+	for ts, m := range missing {
+		if m == size[ts] {
+			n += m
+		}
+	}
+	return n
 }
 
 // firstAcked returns, per station, the earliest acknowledged timestamp.
@@ -411,10 +507,11 @@ func (r *recorder) firstAcked() map[string]int64 {
 	return out
 }
 
-// excuse drops from exp the stations for which the collector reports poll
-// errors or missed polls (a datalogger that did not answer in time on a
-// loaded machine is not a loss: nothing was read, nothing acknowledged).
-// It returns a note naming them, "" when none.
+// excuse reads the collector's /status and allows, per station, as many
+// wholly missing poll slots as it reports failed and missed polls (a
+// datalogger that did not answer in time on a loaded machine is not a
+// loss: nothing was read, nothing acknowledged). It returns a note naming
+// them, "" when none.
 func excuse(t *testing.T, exp expectation, c *collectorProc) string {
 	t.Helper()
 	st, err := c.status()
@@ -426,20 +523,13 @@ func excuse(t *testing.T, exp expectation, c *collectorProc) string {
 		if s.Errors == 0 && s.MissedPolls == 0 {
 			continue
 		}
-		n := 0
-		for k := range exp.keys {
-			if k.Station == s.ID {
-				delete(exp.keys, k)
-				delete(exp.truth, k)
-				n++
-			}
-		}
-		notes = append(notes, fmt.Sprintf("%s (%d poll errors, %d missed polls: its %d truth steps not counted)", s.ID, s.Errors, s.MissedPolls, n))
+		exp.allow[s.ID] += int(s.Errors + s.MissedPolls)
+		notes = append(notes, fmt.Sprintf("%s %d failed, %d missed", s.ID, s.Errors, s.MissedPolls))
 		t.Logf("collector reports poll trouble at %s: %d errors, %d missed polls, last error %q", s.ID, s.Errors, s.MissedPolls, s.LastError)
 	}
 	if len(notes) == 0 {
 		return ""
 	}
 	sort.Strings(notes)
-	return "; unanswered polls: " + strings.Join(notes, ", ")
+	return "; polls the collector reported failed or missed (their slots may be absent): " + strings.Join(notes, ", ")
 }

@@ -48,15 +48,15 @@ func printSummary(w io.Writer) {
 		}
 		fmt.Fprintf(w, "\nquantrac fault suite (%s run, %s)\n", mode, cpuNote())
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "scenario\tcycles\texpected\tsent\tacked\tstored\tlost\twrong\tdup\tre-acked\tSMS sent\tdelivered\tdup SMS\t")
+		fmt.Fprintln(tw, "scenario\tcycles\texpected\tsent\tacked\tstored\tlost\twrong\tdup\tre-acked\tunpolled\tlate\tSMS sent\tdelivered\tdup SMS\t")
 		for _, r := range rows {
 			sms := "-\t-\t-"
 			if r.SMS != nil {
 				sms = fmt.Sprintf("%d\t%d\t%d", r.SMS.Sent, r.SMS.Delivered, r.SMS.Duplicated)
 			}
-			samples := fmt.Sprintf("%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d", r.Expected, r.Sent, r.Acked, r.Stored, r.Lost, r.Wrong, r.Dups, r.Resent)
+			samples := fmt.Sprintf("%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d", r.Expected, r.Sent, r.Acked, r.Stored, r.Lost, r.Wrong, r.Dups, r.Resent, r.Unpolled, r.Late)
 			if r.SMS != nil && r.Expected == 0 {
-				samples = "-\t-\t-\t-\t-\t-\t-\t-"
+				samples = "-\t-\t-\t-\t-\t-\t-\t-\t-\t-"
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", r.Scenario, r.Cycles, samples, sms)
 		}
@@ -68,7 +68,9 @@ func printSummary(w io.Writer) {
 		}
 		fmt.Fprintln(w, "expected: samples the ground truth or an acknowledgement says must be stored; sent/acked: distinct samples the collector")
 		fmt.Fprintln(w, "sent to / had acknowledged by the api; lost: expected but not stored; wrong: stored value differs from the truth;")
-		fmt.Fprintln(w, "dup: points stored twice; re-acked: samples acknowledged twice (delivered again after an acknowledgement).")
+		fmt.Fprintln(w, "dup: points stored twice; re-acked: samples acknowledged twice (delivered again after an acknowledgement);")
+		fmt.Fprintln(w, "unpolled: whole poll slots absent that the collector reported as failed or missed polls (not counted as expected);")
+		fmt.Fprintln(w, "late: Modbus samples holding the next step's reading (known collector bug, see docs/faults.md).")
 	}
 	write(w)
 	if p := os.Getenv(envSummary); p != "" {
