@@ -110,3 +110,25 @@ func mustParse(t *testing.T, der []byte) *x509.Certificate {
 	}
 	return c
 }
+
+// A shutdown straight after Start returns: it once waited forever when it
+// came before fiber had begun serving (seen as a demo that never exited).
+func TestShutdownRightAfterStart(t *testing.T) {
+	for i := 0; i < 30; i++ {
+		cfg := DefaultConfig()
+		cfg.HTTP, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+		srv, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = srv.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("round %d: shutdown: %v", i, err)
+		}
+	}
+}

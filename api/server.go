@@ -261,8 +261,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.app.ShutdownWithContext(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop http: %w", err))
 		}
-		if err := <-s.serveErr; err != nil {
-			errs = append(errs, fmt.Errorf("serve: %w", err))
+		// A shutdown right after Start can come before fiber is serving:
+		// it then has nothing to stop and would serve on forever. Closing
+		// the listener ends serving in every case.
+		_ = s.ln.Close()
+		select {
+		case err := <-s.serveErr:
+			if err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, fmt.Errorf("serve: %w", err))
+			}
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("stop http: %w", ctx.Err()))
 		}
 	}
 	s.cancel()
