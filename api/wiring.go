@@ -51,7 +51,7 @@ func (s *Server) wire() error {
 			RulesDir:   s.cfg.Alerting.RulesDir,
 			RosterFile: s.cfg.Alerting.Roster,
 			LateAfter:  s.cfg.Alerting.LateAfter,
-			Logger:     s.log.With().Str("component", "alerting").Logger(),
+			Logger:     s.log,
 			// Live lookup: stations a collector registers after start get
 			// their Vietnamese names in SMS too, not only those known at start.
 			StationName: func(id string) string {
