@@ -68,24 +68,36 @@ func (s *Server) handleExportCSV(c *fiber.Ctx) error {
 	}
 	p := principalOf(c)
 	ctx := c.UserContext()
-	if len(params) == 0 {
-		set := map[string]bool{}
-		for _, st := range stations {
-			ms := scopeMatchers(p, []*model.Matcher{model.MustMatcher(model.MatchEqual, model.LabelStation, st)})
-			vals, err := s.store.LabelValues(ctx, model.MetricName, ms)
-			if err != nil {
-				return err
-			}
-			for _, v := range vals {
-				set[v] = true
-			}
+	// The series names each station has, so that a typo in station or
+	// param is a 400 naming it rather than an empty file.
+	known := map[string]bool{}
+	for _, st := range stations {
+		ms := scopeMatchers(p, []*model.Matcher{model.MustMatcher(model.MatchEqual, model.LabelStation, st)})
+		vals, err := s.store.LabelValues(ctx, model.MetricName, ms)
+		if err != nil {
+			return err
 		}
-		for v := range set {
+		if len(vals) == 0 {
+			return badRequest("station %q: no series in scope (check the station id)", st)
+		}
+		for _, v := range vals {
+			known[v] = true
+		}
+	}
+	if len(params) == 0 {
+		for v := range known {
 			params = append(params, v)
 		}
 		sort.Strings(params)
-		if len(params) == 0 {
-			return badRequest("no series found for station %s in scope", strings.Join(stations, ","))
+	}
+	for _, name := range params {
+		if !known[name] {
+			names := make([]string, 0, len(known))
+			for v := range known {
+				names = append(names, v)
+			}
+			sort.Strings(names)
+			return badRequest("param %q: station %s has no such series (it has: %s)", name, strings.Join(stations, ","), strings.Join(names, ", "))
 		}
 	}
 	col := make(map[string]int, len(params))

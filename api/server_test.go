@@ -283,6 +283,16 @@ func TestCSVExport(t *testing.T) {
 	if string(r.body) != want {
 		t.Fatalf("daily csv:\n%q\nwant\n%q", r.body, want)
 	}
+	// A typo in a parameter or a station id is a 400 naming it, not a file
+	// with only a header row.
+	r = ts.mustDo(400, "GET", "/api/v1/export.csv?station=HN-01&param=pm25_ugm,pm10_ugm3&from=2025-11-25&to=2025-11-26", "", nil)
+	if !strings.Contains(string(r.body), `param \"pm25_ugm\"`) || !strings.Contains(string(r.body), "pm25_ugm3") {
+		t.Fatalf("typo in param: %s", r.body)
+	}
+	r = ts.mustDo(400, "GET", "/api/v1/export.csv?station=HN-99&from=2025-11-25&to=2025-11-26", "", nil)
+	if !strings.Contains(string(r.body), `station \"HN-99\"`) {
+		t.Fatalf("unknown station: %s", r.body)
+	}
 }
 
 func zerologNop() zerolog.Logger { return zerolog.Nop() }
