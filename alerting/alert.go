@@ -191,6 +191,10 @@ type Event struct {
 	Late bool `json:"late,omitempty"`
 	// Since is when the alert's condition started (late notifications).
 	Since time.Time `json:"since,omitzero"`
+	// Unnamed is the station id the text shows because the station's name
+	// was not known yet when it was rendered; grouping puts the name in
+	// when it is known by then, so one SMS names every station alike.
+	Unnamed string `json:"unnamed,omitempty"`
 }
 
 // Silence mutes notifications for alerts whose labels match all matchers

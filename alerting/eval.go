@@ -122,6 +122,9 @@ func (e *Engine) tdata(a *Alert, r *Rule, kind string, at time.Time) *TemplateDa
 		d.Below = r.Below != nil
 		if r.Kind == KindLevels && a.Level >= 0 && a.Level < len(r.Levels) {
 			d.Below = r.Levels[a.Level].Below != nil
+			if a.Level+1 < len(r.Levels) {
+				d.PrevLimit = displayLimit(r.Levels[a.Level+1].limit())
+			}
 		}
 	}
 	return d
@@ -137,10 +140,14 @@ func (e *Engine) event(p *pending, a *Alert, r *Rule, kind string, at, observed 
 		if r != nil {
 			t = r
 		}
+		def := "resolved"
+		if t != nil && t.Kind == KindNoData {
+			def = resolvedNoData
+		}
 		if t != nil && t.resT != nil {
-			text = render(t.resT, "resolved", d)
+			text = render(t.resT, def, d)
 		} else {
-			text = render(nil, "resolved", d)
+			text = render(nil, def, d)
 		}
 	default:
 		tmpl := r.msgT
@@ -152,6 +159,9 @@ func (e *Engine) event(p *pending, a *Alert, r *Rule, kind string, at, observed 
 	}
 	ev := &Event{AlertID: a.ID, Kind: kind, Rule: a.Rule, Severity: a.Severity, Level: a.LevelName, Text: text,
 		Labels: a.Labels, Value: a.Value, Limit: a.Limit, At: at, Team: a.Team, SMS: sms, ObservedAt: observed}
+	if d.Station != "" && d.StationName == d.Station {
+		ev.Unnamed = d.Station
+	}
 	if kind == EventResolved || kind == EventLevelDown {
 		ev.To = append(ev.To, a.Notified...)
 	}
@@ -324,7 +334,7 @@ func (e *Engine) onCondition(p *pending, r *Rule, key string, ls model.Labels, a
 			return
 		}
 		a = e.newAlert(p, r, key, ls, at)
-		a.Value, a.Limit, a.LastValueAt = value, limit, at
+		a.Value, a.Limit, a.LastValueAt = value, displayLimit(limit), at
 		if r.forDur == 0 {
 			e.fire(p, a, r, at, observed)
 		}
@@ -332,7 +342,7 @@ func (e *Engine) onCondition(p *pending, r *Rule, key string, ls model.Labels, a
 	}
 	a.Value, a.LastValueAt = value, at
 	if trig {
-		a.Limit = limit
+		a.Limit = displayLimit(limit)
 	}
 	if cleared {
 		if e.holdFiring(p, a, r, at) {
@@ -410,7 +420,7 @@ func (e *Engine) setLevel(a *Alert, r *Rule, lvl int, at time.Time) {
 	}
 	a.LevelName = l.Name
 	a.Severity = l.Severity
-	a.Limit = l.limit()
+	a.Limit = displayLimit(l.limit())
 }
 
 func (e *Engine) evalLevels(p *pending, r *Rule, sc *sampleKey, observed time.Time) {

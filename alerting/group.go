@@ -53,6 +53,9 @@ func (e *Engine) flush() error {
 				e.log.Error().Err(err).Hex("key", k).Msg("undecodable event dropped")
 				return nil
 			}
+			if a := e.nameStation(&ev); a != nil {
+				touched = append(touched, a)
+			}
 			events = append(events, &ev)
 			return nil
 		})
@@ -171,6 +174,33 @@ func (e *Engine) flush() error {
 	}
 	for name := range receivers {
 		e.outboxes[name].signal()
+	}
+	return nil
+}
+
+// nameStation puts the station's name in the text of an event rendered
+// while only its id was known (a station registered after its first
+// alert), so that the texts of one SMS all name their stations. Caller
+// holds mu. It returns the alert whose last message it renamed too.
+func (e *Engine) nameStation(ev *Event) *Alert {
+	id := ev.Unnamed
+	if id == "" {
+		return nil
+	}
+	name := e.stationName(id)
+	if name == id {
+		return nil
+	}
+	old := ev.Text
+	if strings.Contains(old, id+":") {
+		ev.Text = strings.Replace(old, id+":", name+":", 1)
+	} else {
+		ev.Text = strings.Replace(old, id, name, 1)
+	}
+	ev.Unnamed = ""
+	if a := e.byID[ev.AlertID]; a != nil && strings.Contains(a.Message, id+":") {
+		a.Message = strings.Replace(a.Message, id+":", name+":", 1)
+		return a
 	}
 	return nil
 }
