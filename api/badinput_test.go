@@ -68,6 +68,9 @@ func TestBadInput(t *testing.T) {
 		{"GET", "/api/v1/query", "", "", 400, "query: parameter is required"},
 		{"GET", "/api/v1/query?query=sum(rate(x[5m]", "", "", 400, "parse error"},
 		{"GET", "/api/v1/query?query=x&time=noon", "", "", 400, "time:"},
+		// a subquery of 3·10¹⁰ steps once ended the process out of memory
+		{"GET", "/api/v1/query?query=sum(rate(x%5B5m%5D))%5B1y:1ms%5D", "", "", 400, "subquery"},
+		{"GET", "/api/v1/query_range?query=max_over_time(rate(x%5B5m%5D)%5B30d:1s%5D)&start=0&end=86400&step=60", "", "", 400, "subquery"},
 		{"GET", "/api/v1/query?query=x&timeout=-1s", "", "", 400, "timeout:"},
 		{"POST", "/api/v1/query", "query=x)", form, 400, "parse error"},
 		{"GET", "/api/v1/query_range?query=x&start=0&end=100", "", "", 400, "step: parameter is required"},

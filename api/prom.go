@@ -257,9 +257,51 @@ func (a *promAPI) handleQuery(c *fiber.Ctx) error {
 		}
 		ts = time.UnixMilli(t)
 	}
+	if err := a.checkSubqueries(qs, 0); err != nil {
+		return err
+	}
 	return a.runQuery(c, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
 		return a.engine.NewInstantQuery(ctx, a.queryable(c), opts, qs, ts)
 	})
+}
+
+// maxSubquerySteps bounds the steps one subquery may evaluate. The promql
+// engine allocates per-step arrays for every subquery step before it reads
+// any data, so `x[1y:1ms]` (3·10¹⁰ steps) ended the process out of memory
+// on one viewer's request.
+const maxSubquerySteps = 1_000_000
+
+// checkSubqueries refuses a query whose subqueries would evaluate more than
+// maxSubquerySteps steps over a query spanning span (0 for instant
+// queries). A query that does not parse is left to the engine's error.
+func (a *promAPI) checkSubqueries(qs string, span time.Duration) error {
+	expr, err := a.parser.ParseExpr(qs)
+	if err != nil || expr == nil {
+		return nil
+	}
+	var bad error
+	parser.Inspect(expr, func(node parser.Node, path []parser.Node) error {
+		sq, ok := node.(*parser.SubqueryExpr)
+		if !ok || bad != nil {
+			return nil
+		}
+		// An inner subquery runs over the outer ones' ranges as well.
+		total := span + sq.Range
+		for _, p := range path {
+			if outer, ok := p.(*parser.SubqueryExpr); ok && outer != sq {
+				total += outer.Range
+			}
+		}
+		step := sq.Step
+		if step <= 0 {
+			step = time.Minute // NoStepSubqueryIntervalFn
+		}
+		if n := int64(total / step); n > maxSubquerySteps {
+			bad = badRequest("query: subquery %s would evaluate %d steps, more than %d; use a coarser step or a shorter range", sq.String(), n, maxSubquerySteps)
+		}
+		return nil
+	})
+	return bad
 }
 
 // runQuery reads lookback_delta and timeout, builds a query with newQuery,
@@ -330,6 +372,9 @@ func (a *promAPI) handleQueryRange(c *fiber.Ctx) error {
 	}
 	if (end-start)/step.Milliseconds() > maxResolution {
 		return badRequest("exceeded maximum resolution of %d points per timeseries. Try decreasing the query resolution (?step=XX)", maxResolution)
+	}
+	if err := a.checkSubqueries(qs, time.Duration(end-start)*time.Millisecond); err != nil {
+		return err
 	}
 	return a.runQuery(c, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
 		return a.engine.NewRangeQuery(ctx, a.queryable(c), opts, qs, time.UnixMilli(start), time.UnixMilli(end), step)
