@@ -344,17 +344,41 @@ func (p *part) rollups(dec *blockDecoder, e *partSeries) (hourly, daily *rollupR
 	return hourly, daily, nil
 }
 
-// decompressFrame decompresses a frame of rawLen bytes. The limit given to
-// zstd is at least 64 KiB: the cgo zstd panics on a window limit below its
-// 1 KiB minimum when a frame does not declare its size. Any panic from the
-// decompressor on damaged input becomes an error.
+// decompressFrame decompresses a frame whose index entry says it holds
+// rawLen bytes. The limit handed to zstd derives from that known size, not
+// from the compressed length: it is rawLen rounded up to a power of two and
+// at least minFrameLimit, because the cgo zstd panics on a window limit
+// below its 1 KiB minimum and the pure-Go zstd keeps one decoder per
+// distinct limit (a handful of powers of two instead of one per frame
+// size). A frame that decompresses to more than the limit, or to another
+// size than rawLen, is an error; any panic from the decompressor on
+// damaged input becomes an error too.
 func decompressFrame(z []byte, rawLen int) (raw []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			raw, err = nil, fmt.Errorf("decompress: %v", r)
 		}
 	}()
-	return encoding.DecompressZSTDLimited(nil, z, max(rawLen, 64<<10))
+	raw, err = encoding.DecompressZSTDLimited(nil, z, frameLimit(rawLen))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) != rawLen {
+		return nil, fmt.Errorf("decompressed %d bytes, index says %d", len(raw), rawLen)
+	}
+	return raw, nil
+}
+
+// minFrameLimit is the smallest decompression limit decompressFrame uses.
+const minFrameLimit = 64 << 10
+
+// frameLimit is the decompression limit for a frame of rawLen bytes.
+func frameLimit(rawLen int) int {
+	l := minFrameLimit
+	for l < rawLen && l < 1<<30 {
+		l <<= 1
+	}
+	return l
 }
 
 // appendPoints decodes the blocks of ps overlapping [from, to] and appends
