@@ -44,8 +44,10 @@ type FileHandler func(ctx context.Context, batch []model.Sample) error
 type Drivers struct {
 	// Modbus builds a poller for a station; mapPath is already resolved.
 	Modbus func(st *StationConfig, mapPath string, log zerolog.Logger) (Poller, error)
-	// MQTT builds the subscriber; stations are those of this shard (the
-	// driver takes province and kind from them).
+	// MQTT builds the subscriber; stations are every configured station,
+	// of every shard (the driver takes province and kind from them, so that
+	// a message of another shard's station decodes and the collector counts
+	// it as that shard's instead of the driver rejecting it).
 	MQTT func(cfg *MQTTConfig, stations []model.Station, h PushHandler, log zerolog.Logger) (Runner, error)
 	// Datafile builds the spool watcher; spool is already resolved.
 	Datafile func(cfg *DatafileConfig, spool string, stations []model.Station, h FileHandler, log zerolog.Logger) (Runner, error)
@@ -208,9 +210,10 @@ func (c *Collector) startLocked(cfg *Config) error {
 	}
 	ctx, cancel := context.WithCancel(c.runCtx)
 	g := &generation{cfg: cfg, stations: map[string]*StationConfig{}, cancel: cancel}
-	var mine []model.Station
+	var mine, table []model.Station
 	for i := range cfg.Stations {
 		st := &cfg.Stations[i]
+		table = append(table, st.Station())
 		if !cfg.Shard.Owns(st.ID) {
 			continue
 		}
@@ -258,7 +261,7 @@ func (c *Collector) startLocked(cfg *Config) error {
 			if d.MQTT == nil {
 				return nil, errors.New("mqtt driver not available in this build")
 			}
-			return d.MQTT(cfg.MQTT, mine, c.pushHandler(g), c.log.With().Str("driver", "mqtt").Logger())
+			return d.MQTT(cfg.MQTT, table, c.pushHandler(g), c.log.With().Str("driver", "mqtt").Logger())
 		})
 	}
 	if cfg.Datafile != nil {
