@@ -33,7 +33,6 @@ type DB struct {
 	body     []byte
 	rec      []byte
 	newSer   []walSeries
-	accepted []acceptedSample
 	// batchSeries maps label slices seen in the current batch to series.
 	batchSeries map[*model.Label]batchSeriesEntry
 	nextRef     uint32
@@ -78,6 +77,11 @@ type acceptedSample struct {
 	s *memSeries
 	p model.Point
 }
+
+// acceptedPool recycles the accepted-sample lists of Append; a list lives
+// until the batch is durable, so a failed batch can be taken back out of
+// the head.
+var acceptedPool = sync.Pool{New: func() any { return new([]acceptedSample) }}
 
 var _ model.Storage = (*DB)(nil)
 
@@ -126,6 +130,11 @@ func Open(dir string, opts Options) (*DB, error) {
 	w, err := openWAL(filepath.Join(dir, walDirName), &db.opts, snap)
 	if err != nil {
 		return fail(err)
+	}
+	w.snapshot = func() []byte {
+		db.mu.RLock()
+		defer db.mu.RUnlock()
+		return db.seriesSnapshotLocked()
 	}
 	db.wal = w
 	ctx, cancel := context.WithCancel(context.Background())

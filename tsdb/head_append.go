@@ -11,9 +11,11 @@ import (
 // Append validates each sample, writes the good ones to the WAL and the
 // head, and returns once they are durable under the sync policy. Bad
 // samples are reported per index in the result; the rest are stored.
-// When the WAL cannot be written the batch is not acknowledged (an error is
-// returned) and every later Append fails too: reopen the DB, which keeps
-// exactly what was acknowledged.
+// When the WAL cannot be written (a full disk) the batch is not
+// acknowledged: an error is returned and its samples are taken back out of
+// the head. The WAL recovers by itself on a later Append once the disk
+// accepts writes again; a reopened DB holds exactly the acknowledged
+// batches.
 func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendResult, error) {
 	var res model.AppendResult
 	if err := ctx.Err(); err != nil {
@@ -33,7 +35,8 @@ func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendRes
 	clear(db.batchSeries)
 	body := db.body[:0]
 	newSer := db.newSer[:0]
-	acc := db.accepted[:0]
+	accp := acceptedPool.Get().(*[]acceptedSample)
+	acc := (*accp)[:0]
 	var cutoff int64 = math.MinInt64
 	maxT := db.maxT.Load()
 	if db.opts.Retention > 0 && maxT != math.MinInt64 {
@@ -121,14 +124,21 @@ func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendRes
 	}
 	res.Stored = len(acc)
 	clear(newSer)
-	db.body, db.newSer, db.accepted = body, newSer[:0], acc[:0]
-	clear(acc)
+	db.body, db.newSer = body, newSer[:0]
 	db.appendMu.Unlock()
 
+	var werr error
 	if seq > 0 {
-		if err := db.wal.wait(seq); err != nil {
-			return model.AppendResult{}, fmt.Errorf("tsdb %s: write wal: %w", db.dir, err)
+		werr = db.wal.wait(seq)
+		if werr != nil {
+			db.unapply(acc)
 		}
+	}
+	clear(acc)
+	*accp = acc[:0]
+	acceptedPool.Put(accp)
+	if werr != nil {
+		return model.AppendResult{}, fmt.Errorf("tsdb %s: write wal: %w", db.dir, werr)
 	}
 	if db.headSamples.Load() >= int64(db.opts.HeadMaxSamples) {
 		select {
@@ -137,6 +147,37 @@ func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendRes
 		}
 	}
 	return res, nil
+}
+
+// unapply takes the points of a batch whose WAL write failed back out of the
+// head: for each, the last head point equal to it is removed. A point a
+// concurrent seal already moved into a memory part stays there.
+func (db *DB) unapply(acc []acceptedSample) {
+	var n int64
+	for i := len(acc) - 1; i >= 0; i-- {
+		a := &acc[i]
+		a.s.mu.Lock()
+		for j := len(a.s.head) - 1; j >= 0; j-- {
+			if a.s.head[j] == a.p {
+				a.s.head = append(a.s.head[:j], a.s.head[j+1:]...)
+				n++
+				break
+			}
+		}
+		if a.s.hasLast && a.s.last == a.p && len(a.s.head) > 0 {
+			// The latest value came from the failed batch: fall back to
+			// the newest point left in the head (last write of a tie).
+			last := a.s.head[0]
+			for _, p := range a.s.head[1:] {
+				if p.T >= last.T {
+					last = p
+				}
+			}
+			a.s.last = last
+		}
+		a.s.mu.Unlock()
+	}
+	db.headSamples.Add(-n)
 }
 
 type batchSeriesEntry struct {

@@ -175,8 +175,24 @@ type wal struct {
 	written  uint64 // last record sequence written to the file
 	synced   uint64 // last record sequence fsynced
 	dirty    bool
-	failed   error
+	// goodOff is the end of the last acknowledged record in the current
+	// segment (written under SyncInterval, fsynced under SyncEveryBatch):
+	// everything after it may be torn or unacknowledged.
+	goodOff int64
+	// failed is the write or fsync error that stopped the WAL; the next
+	// wait, sync or cut first recovers (see recoverLocked).
+	failed error
+	// lost are the sequence ranges of records dropped by failures; their
+	// waiters get an error even though later flushes succeed.
+	lost []seqRange
+	// snapshot returns a series record of every known series; a segment
+	// started after a failure begins with it, because the series records
+	// of failed batches were dropped while their series stay in memory.
+	snapshot func() []byte
 }
+
+// seqRange is an inclusive range of record sequence numbers.
+type seqRange struct{ from, to uint64 }
 
 func walSegmentPath(dir string, seg int) string {
 	return filepath.Join(dir, fmt.Sprintf(segmentNameFmt, seg))
@@ -229,6 +245,14 @@ func (w *wal) createSegment(n int, firstPayload []byte) error {
 	if err != nil {
 		return fmt.Errorf("create wal segment %s: %w", p, err)
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			// Nothing in a segment that failed to start was acknowledged;
+			// removing it lets a later attempt create it again.
+			_ = os.Remove(p)
+		}
+	}()
 	b := walHeader()
 	if firstPayload != nil {
 		b = appendWALRecord(b, firstPayload)
@@ -255,9 +279,11 @@ func (w *wal) createSegment(n int, firstPayload []byte) error {
 			return fmt.Errorf("close wal segment %d: %w", w.seg, err)
 		}
 	}
+	ok = true
 	w.f = f
 	w.seg = n
 	w.segBytes = int64(len(b))
+	w.goodOff = w.segBytes
 	return nil
 }
 
@@ -272,24 +298,103 @@ func (w *wal) add(payload []byte) uint64 {
 	return seq
 }
 
+// errRecordLost is returned to the waiters of records that a WAL failure
+// dropped before they were durable.
+var errRecordLost = errors.New("record dropped by an earlier wal write failure")
+
 // wait returns once record seq is written (and fsynced under SyncEveryBatch).
+// A record dropped by a write or fsync failure returns an error, also when
+// the WAL has recovered since.
 func (w *wal) wait(seq uint64) error {
 	w.flushMu.Lock()
 	defer w.flushMu.Unlock()
-	if w.failed != nil {
-		return w.failed
-	}
-	done := w.written
-	if w.policy == SyncEveryBatch {
-		done = w.synced
-	}
-	if done >= seq {
-		return nil
-	}
-	if err := w.flushLocked(w.policy == SyncEveryBatch); err != nil {
-		w.failed = err
+	if err := w.lostErr(seq); err != nil {
 		return err
 	}
+	if done := w.ackedLocked(); done >= seq {
+		return nil
+	}
+	if err := w.recoverLocked(); err != nil {
+		return err
+	}
+	if err := w.lostErr(seq); err != nil {
+		return err
+	}
+	if err := w.flushLocked(w.policy == SyncEveryBatch); err != nil {
+		w.failLocked(err)
+		return err
+	}
+	return nil
+}
+
+// lostErr reports whether record seq was dropped by a failure.
+func (w *wal) lostErr(seq uint64) error {
+	for i := len(w.lost) - 1; i >= 0; i-- {
+		r := w.lost[i]
+		if seq > r.to {
+			return nil
+		}
+		if seq >= r.from {
+			if w.failed != nil {
+				return fmt.Errorf("%w: %w", errRecordLost, w.failed)
+			}
+			return errRecordLost
+		}
+	}
+	return nil
+}
+
+// ackedLocked is the last acknowledged record sequence.
+func (w *wal) ackedLocked() uint64 {
+	if w.policy == SyncEveryBatch {
+		return w.synced
+	}
+	return w.written
+}
+
+// failLocked records a write or fsync failure: every record not yet
+// acknowledged, including those still buffered, is dropped and its waiters
+// get an error; the next wait, sync or cut tries to recover.
+func (w *wal) failLocked(err error) {
+	w.mu.Lock()
+	upto := w.pending
+	w.buf = w.buf[:0]
+	w.mu.Unlock()
+	if acked := w.ackedLocked(); upto > acked {
+		w.lost = append(w.lost, seqRange{from: acked + 1, to: upto})
+	}
+	w.written, w.synced = upto, upto
+	w.failed = err
+	w.log.Error().Err(err).Int("segment", w.seg).Msg("wal write failed; unacknowledged records dropped")
+}
+
+// recoverLocked clears a past failure: the current segment is cut back to
+// the end of its last acknowledged record (removing torn or unacknowledged
+// bytes) and fsynced, and a new segment is started with every series'
+// labels. When any step fails the WAL stays failed and the next call
+// retries; records buffered meanwhile are dropped with an error.
+func (w *wal) recoverLocked() error {
+	if w.failed == nil {
+		return nil
+	}
+	p := walSegmentPath(w.dir, w.seg)
+	err := os.Truncate(p, w.goodOff)
+	if err != nil {
+		err = fmt.Errorf("truncate wal segment %s at %d: %w", p, w.goodOff, err)
+	} else {
+		var first []byte
+		if w.snapshot != nil {
+			first = w.snapshot()
+		}
+		err = w.createSegment(w.seg+1, first)
+	}
+	if err != nil {
+		w.failLocked(fmt.Errorf("recover from %v: %w", w.failed, err))
+		return w.failed
+	}
+	w.log.Info().Int("segment", w.seg).Msg("wal recovered from a write failure")
+	w.failed = nil
+	w.dirty = false
 	return nil
 }
 
@@ -314,6 +419,9 @@ func (w *wal) flushLocked(sync bool) error {
 	}
 	w.written = upto
 	w.spare = buf[:0]
+	if w.policy != SyncEveryBatch {
+		w.goodOff = w.segBytes
+	}
 	if sync && w.dirty {
 		if err := w.f.Sync(); err != nil {
 			return fmt.Errorf("sync wal segment %d: %w", w.seg, err)
@@ -322,6 +430,7 @@ func (w *wal) flushLocked(sync bool) error {
 	}
 	if sync {
 		w.synced = upto
+		w.goodOff = w.segBytes
 	}
 	return nil
 }
@@ -330,11 +439,11 @@ func (w *wal) flushLocked(sync bool) error {
 func (w *wal) sync() error {
 	w.flushMu.Lock()
 	defer w.flushMu.Unlock()
-	if w.failed != nil {
-		return w.failed
+	if err := w.recoverLocked(); err != nil {
+		return err
 	}
 	if err := w.flushLocked(true); err != nil {
-		w.failed = err
+		w.failLocked(err)
 		return err
 	}
 	return nil
@@ -345,16 +454,17 @@ func (w *wal) sync() error {
 func (w *wal) cut(firstPayload []byte) (int, error) {
 	w.flushMu.Lock()
 	defer w.flushMu.Unlock()
-	if w.failed != nil {
-		return 0, w.failed
+	if err := w.recoverLocked(); err != nil {
+		return 0, err
 	}
 	if err := w.flushLocked(true); err != nil {
-		w.failed = err
+		w.failLocked(err)
 		return 0, err
 	}
 	old := w.seg
 	if err := w.createSegment(old+1, firstPayload); err != nil {
-		w.failed = err
+		// The old segment is intact and fsynced and stays current; the
+		// failed new one was removed, so the next cut simply retries.
 		return 0, err
 	}
 	return old, nil
@@ -380,9 +490,11 @@ func (w *wal) removeUpTo(last int) error {
 func (w *wal) close() error {
 	w.flushMu.Lock()
 	defer w.flushMu.Unlock()
-	var err error
-	if w.failed == nil {
-		err = w.flushLocked(true)
+	err := w.recoverLocked()
+	if err == nil {
+		if err = w.flushLocked(true); err != nil {
+			w.failLocked(err)
+		}
 	}
 	if cerr := w.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close wal segment %d: %w", w.seg, cerr)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/quantrac/quantrac/model"
@@ -149,8 +151,9 @@ func (f *faultyFile) Write(b []byte) (int, error) {
 	return f.segmentFile.Write(b)
 }
 
-// TestWALShortWrite: a failed WAL write fails that Append and every later
-// one; after reopening, exactly the acknowledged batches are there.
+// TestWALShortWrite: a failed WAL write fails that Append and the WAL
+// recovers by itself on the next one; after reopening, exactly the
+// acknowledged batches are there and Close reports no error.
 func TestWALShortWrite(t *testing.T) {
 	dir := t.TempDir()
 	orig := openSegmentFile
@@ -174,13 +177,127 @@ func TestWALShortWrite(t *testing.T) {
 	if _, err := db.Append(context.Background(), []model.Sample{{Labels: ls, T: 10, V: 10}}); !errors.Is(err, io.ErrShortWrite) {
 		t.Fatalf("append over a failing disk: %v", err)
 	}
-	if _, err := db.Append(context.Background(), []model.Sample{{Labels: ls, T: 11, V: 11}}); err == nil {
-		t.Fatal("append after a WAL failure succeeded")
-	}
-	if err := db.Close(); err == nil {
-		t.Fatal("close after a WAL failure reported no error")
+	b := []model.Sample{{Labels: ls, T: 11, V: 11}}
+	mustAppend(t, db, b)
+	ref.add(b[0])
+	checkAgainst(t, db, ref, 0, 100, true)
+	if err := db.Close(); err != nil {
+		t.Fatalf("close after a recovered WAL failure: %v", err)
 	}
 	db = openTest(t, dir)
 	defer db.Close()
 	checkAgainst(t, db, ref, 0, 100, true)
+}
+
+// diskFull makes every segment file fail writes (short, ENOSPC) or, with
+// failSync, fsyncs while full is set, as a file system out of space would.
+type diskFull struct {
+	mu       sync.Mutex
+	full     bool
+	failSync bool // only fsyncs fail; writes reach the page cache
+}
+
+func (d *diskFull) set(full, failSync bool) {
+	d.mu.Lock()
+	d.full, d.failSync = full, failSync
+	d.mu.Unlock()
+}
+
+type diskFullFile struct {
+	segmentFile
+	d *diskFull
+}
+
+func (f *diskFullFile) Write(b []byte) (int, error) {
+	f.d.mu.Lock()
+	full := f.d.full && !f.d.failSync
+	f.d.mu.Unlock()
+	if full {
+		n, _ := f.segmentFile.Write(b[:len(b)/3])
+		return n, syscall.ENOSPC
+	}
+	return f.segmentFile.Write(b)
+}
+
+func (f *diskFullFile) Sync() error {
+	f.d.mu.Lock()
+	fail := f.d.full && f.d.failSync
+	f.d.mu.Unlock()
+	if fail {
+		return syscall.ENOSPC
+	}
+	return f.segmentFile.Sync()
+}
+
+// TestWALRecoversAfterDiskFull: while the disk is full, Appends fail (write
+// or fsync ENOSPC, also new series whose labels were never logged); once
+// space returns the next Append works, Close returns nil, and both a
+// reopen after Close and a reopen after a crash hold exactly the
+// acknowledged samples.
+func TestWALRecoversAfterDiskFull(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failSync bool
+		crash    bool
+	}{
+		{"write_close", false, false},
+		{"write_crash", false, true},
+		{"fsync_close", true, false},
+		{"fsync_crash", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			orig := openSegmentFile
+			defer func() { openSegmentFile = orig }()
+			d := &diskFull{}
+			openSegmentFile = func(p string) (segmentFile, error) {
+				f, err := orig(p)
+				if err != nil {
+					return nil, err
+				}
+				return &diskFullFile{segmentFile: f, d: d}, nil
+			}
+			db := openTest(t, dir)
+			ref := refModel{}
+			ctx := context.Background()
+			st := func(i int) model.Labels { return model.New("ph", "station", fmt.Sprint("S", i)) }
+			for i := 0; i < 5; i++ {
+				b := []model.Sample{{Labels: st(0), T: int64(i), V: float64(i)}, {Labels: st(1), T: int64(i), V: float64(-i)}}
+				mustAppend(t, db, b)
+				ref.add(b[0])
+				ref.add(b[1])
+			}
+			d.set(true, tc.failSync)
+			for i := 5; i < 10; i++ {
+				// New series 2..6 whose series records are dropped, and
+				// an overwrite of an acknowledged point.
+				b := []model.Sample{{Labels: st(i - 3), T: int64(i), V: 1}, {Labels: st(0), T: 2, V: 99}}
+				if _, err := db.Append(ctx, b); err == nil {
+					t.Fatalf("append %d on a full disk acknowledged", i)
+				} else if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("append %d on a full disk: %v", i, err)
+				}
+			}
+			checkAgainst(t, db, ref, 0, 100, true)
+			d.set(false, false)
+			for i := 10; i < 15; i++ {
+				b := []model.Sample{{Labels: st(i % 7), T: int64(i), V: float64(i)}}
+				mustAppend(t, db, b)
+				ref.add(b[0])
+			}
+			checkAgainst(t, db, ref, 0, 100, true)
+			if tc.crash {
+				crash(t, db)
+			} else if err := db.Close(); err != nil {
+				t.Fatalf("close after a recovered WAL failure: %v", err)
+			}
+			openSegmentFile = orig
+			db = openTest(t, dir)
+			defer db.Close()
+			checkAgainst(t, db, ref, 0, 100, true)
+			if n := db.Stats().ReplayDropped.Load(); n != 0 {
+				t.Fatalf("%d samples dropped at replay", n)
+			}
+		})
+	}
 }
