@@ -403,7 +403,11 @@ func (w *wal) flushLocked(sync bool) error {
 	w.mu.Lock()
 	buf := w.buf
 	upto := w.pending
+	// The spare buffer becomes the append buffer; buf comes back as the
+	// spare only after a successful write, so a failed flush never leaves
+	// both sharing one array.
 	w.buf = w.spare[:0]
+	w.spare = nil
 	w.mu.Unlock()
 	if len(buf) > 0 {
 		if w.segBytes > walHeaderSize && w.segBytes+int64(len(buf)) > w.segSize {
