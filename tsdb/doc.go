@@ -54,6 +54,14 @@
 // damaged record (short header, length past the end, zero padding, CRC
 // mismatch) and the segment is truncated there (CorruptionError says where).
 //
+// A write or fsync error (a full disk) fails the batches not yet
+// acknowledged; they are also taken back out of the head. The next Append
+// (or the sync ticker, a seal or Close) recovers: the current segment is
+// truncated to the end of its last acknowledged record and fsynced, and a
+// new segment starts with a series record naming every series (the series
+// records of failed batches were dropped). Until that succeeds every
+// Append fails; no restart is needed.
+//
 // # Part file (magic "QTPART", version 1)
 //
 //	part   = "QTPART" | version uint16 (1) | frame* | index | footer
@@ -75,7 +83,11 @@
 // the index (labels, block and frame locations) is held in memory; frames
 // are read from the mapped file when a query needs them. level records the
 // zstd level (Options.CompressLevel when sealed, ColdCompressLevel for cold
-// partitions).
+// partitions). rawlen, the uncompressed size of a frame, is what a reader
+// bounds zstd decompression by (rounded up to a power of two, at least
+// 64 KiB, so tiny frames decode with the cgo and the pure-Go zstd alike)
+// and must equal the decompressed length; the compressed length is never
+// used as that limit.
 //
 // # Block (inside a frame)
 //
