@@ -29,6 +29,11 @@ type DB struct {
 
 	// appendMu serialises appenders: WAL order equals head order.
 	appendMu sync.Mutex
+	// inflight is read-held by an Append from applying its batch to the
+	// head until the batch is durable or taken back out; freezeHead
+	// write-locks it (under appendMu) so it never moves unacknowledged
+	// points into a memory part.
+	inflight sync.RWMutex
 	hasher   maphash.Hash
 	body     []byte
 	rec      []byte

@@ -125,6 +125,7 @@ func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendRes
 	res.Stored = len(acc)
 	clear(newSer)
 	db.body, db.newSer = body, newSer[:0]
+	db.inflight.RLock()
 	db.appendMu.Unlock()
 
 	var werr error
@@ -134,6 +135,7 @@ func (db *DB) Append(ctx context.Context, batch []model.Sample) (model.AppendRes
 			db.unapply(acc)
 		}
 	}
+	db.inflight.RUnlock()
 	clear(acc)
 	*accp = acc[:0]
 	acceptedPool.Put(accp)

@@ -45,6 +45,12 @@ func (db *DB) freezeHead() error {
 	if db.headSamples.Load() == 0 {
 		return nil
 	}
+	// Wait for the appenders between head and WAL: a batch whose WAL write
+	// fails is taken back out of the head by its appender, which it could
+	// not do once its points are in a memory part. With appendMu held no
+	// new one starts, so afterwards every head point is acknowledged.
+	db.inflight.Lock()
+	defer db.inflight.Unlock()
 	mp := &memPart{series: make(map[uint32][]model.Point), lastSeg: -1}
 	db.mu.Lock()
 	var n int64

@@ -303,8 +303,9 @@ func TestWALRecoversAfterDiskFull(t *testing.T) {
 }
 
 // TestWALDiskFullConcurrent appends from several goroutines while the
-// disk fills and empties: after a crash and reopen, exactly the batches
-// whose Append returned nil are there.
+// disk fills and empties and the head is sealed over and over: after a
+// crash and reopen, exactly the batches whose Append returned nil are
+// there.
 func TestWALDiskFullConcurrent(t *testing.T) {
 	for _, failSync := range []bool{false, true} {
 		t.Run(fmt.Sprint("failSync=", failSync), func(t *testing.T) {
@@ -348,7 +349,23 @@ func TestWALDiskFullConcurrent(t *testing.T) {
 					}
 				}(w)
 			}
+			// Seals cut the WAL and move the head into parts meanwhile.
+			stop := make(chan struct{})
+			sealed := make(chan struct{})
+			go func() {
+				defer close(sealed)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_ = db.seal(context.Background())
+				}
+			}()
 			wg.Wait()
+			close(stop)
+			<-sealed
 			d.set(false, false)
 			if failed == 0 {
 				t.Fatal("no Append failed")
