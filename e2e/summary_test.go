@@ -70,7 +70,7 @@ func printSummary(w io.Writer) {
 		fmt.Fprintln(w, "sent to / had acknowledged by the api; lost: expected but not stored; wrong: stored value differs from the truth;")
 		fmt.Fprintln(w, "dup: points stored twice; re-acked: samples acknowledged twice (delivered again after an acknowledgement);")
 		fmt.Fprintln(w, "unpolled: whole poll slots absent that the collector reported as failed or missed polls (not counted as expected);")
-		fmt.Fprintln(w, "late: Modbus samples holding the next step's reading (known collector bug, see docs/faults.md).")
+		fmt.Fprintln(w, "late: Modbus samples holding the next step's reading (a late poll stamped with a missed slot; 0 since the collector skips such slots).")
 	}
 	write(w)
 	if p := os.Getenv(envSummary); p != "" {
